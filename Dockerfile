@@ -1,0 +1,26 @@
+# Multi-stage build: the same steps as the Makefile (venv, install, collectstatic), no dev tools.
+FROM python:3.13-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+RUN python -m venv /venv
+COPY pyproject.toml ./
+COPY studio ./studio
+RUN /venv/bin/pip install .
+COPY manage.py ./
+COPY templates ./templates
+COPY static ./static
+RUN DEBUG=false SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-000000 \
+    /venv/bin/python manage.py collectstatic --noinput -v 0
+
+FROM python:3.13-slim
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 DEBUG=false PORT=8000
+RUN useradd --create-home --uid 10001 studio
+WORKDIR /app
+COPY --from=build /venv /venv
+COPY --from=build /app /app
+RUN mkdir -p /app/data /app/media && chown studio:studio /app/data /app/media
+USER studio
+ENV DATABASE_URL=sqlite:////app/data/db.sqlite3 MEDIA_ROOT=/app/media
+EXPOSE 8000
+# Migrate, make sure the admin from STUDIO_ADMIN_USERNAME/PASSWORD exists, then serve ASGI.
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan off --ws websockets-sansio --proxy-headers --forwarded-allow-ips='*'"]

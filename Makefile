@@ -1,0 +1,51 @@
+# Conversation Studio. `make run` starts the studio on the sandbox; `make test` runs every test.
+SHELL := /bin/bash
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint chromium migrate bench clean
+
+$(BIN)/python:
+	@py=$$(bin/find-python) || exit 1; \
+	echo "Creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip
+
+# Reinstall only when pyproject.toml changes, so a second `make run` starts in seconds.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $@ $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py ensure_admin
+
+run: migrate
+	@echo "Conversation Studio: http://127.0.0.1:$(PORT)/  (sandbox unless TAVUS_API_KEY is set)"
+	PORT=$(PORT) $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off --ws websockets-sansio --no-access-log
+
+# Debian's Chromium drives the browser tests; Playwright never downloads a browser here.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+
+test: chromium $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(TEST_STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles .test-db.sqlite3*

@@ -1,0 +1,227 @@
+"""Conversation Studio settings: everything comes from the environment.
+
+The defaults run a fresh checkout on SQLite, the in-memory channel layer and the built-in Tavus
+sandbox. See the README for the table of variables.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int | None) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+DEBUG = envbool("DEBUG", True)
+PORT = envint("PORT", 8000)
+
+SECRET_KEY = envstr("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is false: refusing to start with a guessable key."
+        )
+    SECRET_KEY = "dev-only-insecure-key-change-me-" + "x" * 32
+
+ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
+if not DEBUG and ALLOWED_HOSTS == ["*"]:
+    raise ImproperlyConfigured("ALLOWED_HOSTS=* is unsafe when DEBUG is false.")
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+
+# --- Tavus ---------------------------------------------------------------------------------
+# No key: the studio talks to its own sandbox, mounted at /sandbox in this same server.
+TAVUS_API_KEY = envstr("TAVUS_API_KEY")
+SANDBOX_API_KEY = envstr("SANDBOX_API_KEY", "sandbox")
+TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
+STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+TAVUS_API_BASE = envstr(
+    "TAVUS_API_BASE",
+    "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",
+).rstrip("/")
+TAVUS_TIMEOUT = float(envstr("TAVUS_TIMEOUT", "10"))
+TAVUS_CONCURRENCY_LIMIT = envint("TAVUS_CONCURRENCY_LIMIT", None)
+SANDBOX_CONCURRENCY_LIMIT = envint("SANDBOX_CONCURRENCY_LIMIT", 3)
+# Seconds the sandbox replica takes to "join" after a conversation is created.
+SANDBOX_JOIN_DELAY = float(envstr("SANDBOX_JOIN_DELAY", "1.5"))
+# Where the sandbox sends its webhooks: normally the callback_url as given.
+SANDBOX_WEBHOOK_RETRIES = envint("SANDBOX_WEBHOOK_RETRIES", 3)
+DAILY_JS_URL = envstr(
+    "DAILY_JS_URL", "https://unpkg.com/@daily-co/daily-js@0.85.0/dist/daily-js.js"
+)
+DAILY_JS_INTEGRITY = envstr("DAILY_JS_INTEGRITY")
+ORGANISATION_NAME = envstr("ORGANISATION_NAME", "Conversation Studio")
+
+# --- Django --------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "channels",
+    "studio.accounts",
+    "studio.sandbox",
+    "studio.library",
+    "studio.presets",
+    "studio.conversations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "studio.urls"
+ASGI_APPLICATION = "studio.asgi.application"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "studio.accounts.context.shell",
+            ],
+        },
+    }
+]
+
+DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock up front so
+    # two threads never deadlock upgrading read locks; the timeout waits instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = envstr("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+# --- Security ------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+X_FRAME_OPTIONS = "SAMEORIGIN"
+# SAMEORIGIN, not DENY: the live page frames the sandbox room page served by this same site.
+SILENCED_SYSTEM_CHECKS = ["security.W019"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Only this site, the pinned daily-js and Daily/Tavus frames.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE, "https://unpkg.com"],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:", "https:"],
+    "media-src": [CSP.SELF, "blob:", "https:"],
+    "connect-src": [CSP.SELF, "ws:", "wss:", "https://*.daily.co", "wss://*.daily.co"],
+    "frame-src": [CSP.SELF, "https://*.daily.co", "https://tavus.daily.co"],
+    "frame-ancestors": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+}
+
+# --- Studio behaviour ----------------------------------------------------------------------
+STUDIO_ADMIN_USERNAME = envstr("STUDIO_ADMIN_USERNAME")
+STUDIO_ADMIN_PASSWORD = envstr("STUDIO_ADMIN_PASSWORD")
+WEBHOOK_MAX_BYTES = envint("WEBHOOK_MAX_BYTES", 1_000_000)
+RELAY_MAX_BYTES = envint("RELAY_MAX_BYTES", 4096)
+RELAY_MAX_PER_SECOND = envint("RELAY_MAX_PER_SECOND", 30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

@@ -1,0 +1,17 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("studio.accounts.urls")),
+    path("sandbox/", include("studio.sandbox.urls")),
+    path("library/", include("studio.library.urls")),
+    path("presets/", include("studio.presets.urls")),
+    path("", include("studio.conversations.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

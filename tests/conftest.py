@@ -1,0 +1,184 @@
+"""Shared fixtures: the cast of users, the real ASGI server in a thread, and Chromium."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+# Playwright's sync API keeps an event loop running in the test thread; ORM calls made from a
+# browser test body would otherwise be refused as "async unsafe".
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def make_user(username, role=None, **extra):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username=username, password=PASSWORD, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def operator(db):
+    return make_user("olivia", "Operator")
+
+
+@pytest.fixture
+def operator2(db):
+    return make_user("oscar", "Operator")
+
+
+@pytest.fixture
+def supervisor(db):
+    return make_user("sam", "Supervisor")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("ada", "Admin", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, but with no role."""
+    return make_user("nora")
+
+
+# --- The real ASGI app served by uvicorn in a thread ---------------------------------------
+
+
+class StudioServer:
+    def __init__(self):
+        import asyncio
+
+        import uvicorn
+
+        from studio.asgi import application
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            application, lifespan="off", log_level="warning", ws="websockets-sansio"
+        )
+        self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="studio-server")
+
+    def _run(self):
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
+
+    def start(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+    def run_coroutine(self, coroutine, timeout=5):
+        """Run a coroutine on the server's loop (e.g. a channel-layer group_send)."""
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+
+@pytest.fixture(scope="session")
+def _studio_server(django_db_setup, django_db_blocker):
+    server = StudioServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def studio_server(_studio_server, transactional_db, settings):
+    """The studio and its sandbox over real HTTP, sharing this test's database."""
+    settings.STUDIO_PUBLIC_URL = _studio_server.url
+    settings.TAVUS_API_BASE = _studio_server.url + "/sandbox"
+    settings.TAVUS_API_KEY = ""
+    settings.TAVUS_MODE = "sandbox"
+    yield _studio_server
+
+
+# --- Chromium (Debian's, never a downloaded one) -------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture
+def login_as(studio_server, browser):
+    """Open a new browser context signed in as the given user (session cookie, no form)."""
+    from django.test import Client
+
+    contexts = []
+
+    def _login(user):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(base_url=studio_server.url)
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": studio_server.url,
+                }
+            ]
+        )
+        # Lets tests wait until the htmx websocket is open before pushing to it.
+        context.add_init_script(
+            "document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });"
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield _login
+    for context in contexts:
+        context.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    # Once Playwright has started its loop, later pytest-asyncio tests cannot run: browser
+    # journeys go last.
+    def is_browser(item):
+        return "page" in getattr(item, "fixturenames", ()) or item.get_closest_marker("browser")
+
+    items.sort(key=lambda item: 1 if is_browser(item) or "login_as" in item.fixturenames else 0)
