@@ -1,0 +1,329 @@
+"""Tavus webhook bodies and in-room (Daily app-message) events, checked and typed.
+
+Tavus runs two naming eras side by side (tavus-api.md §0): era B sends `system.pal_joined`
+with `face_id` next to the legacy `system.replica_joined` with `replica_id`, and repeats
+utterances with role `pal`. Everything here is normalised to the legacy names, so each fact is
+stored once, and every event carries a `dedupe_key` to drop the twin and any redelivery.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from studio.tavus.client import parse_timestamp
+
+
+class EventError(ValueError):
+    """An event we refuse; the message says exactly what is wrong with it."""
+
+
+# --- Webhooks (tavus-api.md §5) ------------------------------------------------------------
+
+EVENT_TYPE_ALIASES = {"system.pal_joined": "system.replica_joined"}
+PROPERTY_ALIASES = {"face_id": "replica_id", "pal_id": "persona_id"}
+
+# Each of these happens at most once per conversation, so type + conversation identifies it,
+# whatever else differs between the twins. Anything else may repeat (one recording per start,
+# one post-call action per tool), so its key also hashes what it says.
+ONCE_PER_CONVERSATION = frozenset(
+    {
+        "system.replica_joined",
+        "system.shutdown",
+        "application.transcription_ready",
+        "application.perception_analysis",
+    }
+)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    conversation_id: str
+    event_type: str
+    original_event_type: str
+    message_type: str
+    timestamp: datetime | None
+    properties: dict
+    dedupe_key: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def shutdown_reason(self) -> str | None:
+        # The docs list "max_call_duration reached" but their examples send the bare name.
+        reason = self.properties.get("shutdown_reason")
+        if not isinstance(reason, str) or not reason:
+            return None
+        return reason.removesuffix(" reached")
+
+
+def parse_webhook(data: Any) -> WebhookEvent:
+    """A conversation callback body (a dict, or the raw JSON text) as a WebhookEvent."""
+    data = _decode(data)
+    conversation_id = _required_text(data, "conversation_id")
+    original = _required_text(data, "event_type")
+    event_type = EVENT_TYPE_ALIASES.get(original, original)
+    message_type = _optional_text(data, "message_type") or event_type.partition(".")[0]
+    properties = _normalise_properties(_properties(data))
+    if event_type in ONCE_PER_CONVERSATION:
+        dedupe_key = f"{conversation_id}:{event_type}"
+    else:
+        dedupe_key = f"{conversation_id}:{event_type}:{_digest(properties)}"
+    return WebhookEvent(
+        conversation_id=conversation_id,
+        event_type=event_type,
+        original_event_type=original,
+        message_type=message_type,
+        timestamp=_timestamp(data),
+        properties=properties,
+        dedupe_key=dedupe_key,
+        raw=data,
+    )
+
+
+# --- In-room events (tavus-api.md §6.2, §6.3) ----------------------------------------------
+
+STREAMING = "conversation.utterance.streaming"
+UTTERANCE = "conversation.utterance"
+
+KNOWN_ROOM_EVENTS = frozenset(
+    {
+        UTTERANCE,
+        STREAMING,
+        "conversation.started_speaking",
+        "conversation.stopped_speaking",
+        "conversation.replica.started_speaking",
+        "conversation.replica.stopped_speaking",
+        "conversation.user.started_speaking",
+        "conversation.user.stopped_speaking",
+        "conversation.replica_interrupted",
+        "conversation.tool_call",
+        "conversation.perception_tool_call",
+        "conversation.perception_analysis",
+        "conversation.joined",
+        "conversation.left",
+        "conversation.objective.activated",
+        "conversation.objective.completed",
+        "system.replica_joined",
+        "system.pal_joined",
+    }
+)
+
+# The legacy speaking events carry the role in their name, not in properties.
+_ROLE_FROM_TYPE = {
+    "conversation.replica.started_speaking": "replica",
+    "conversation.replica.stopped_speaking": "replica",
+    "conversation.replica_interrupted": "replica",
+    "conversation.user.started_speaking": "user",
+    "conversation.user.stopped_speaking": "user",
+}
+ROLE_ALIASES = {"pal": "replica"}
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    conversation_id: str
+    event_type: str
+    role: str | None
+    speech: str | None
+    final: bool | None
+    inference_id: str | None
+    seq: int | None
+    turn_idx: int | None
+    timestamp: datetime | None
+    properties: dict
+    dedupe_key: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+def parse_room_event(data: Any, conversation_id: str | None = None) -> RoomEvent:
+    """A Tavus app-message payload (Daily's `event.data`) as a RoomEvent.
+
+    Pass `conversation_id` when the caller knows which room the message came from: a payload
+    naming another conversation is refused, so one room's browser cannot write into another.
+    """
+    data = _decode(data)
+    # Accept Daily's whole app-message event too, not just its `data`.
+    if data.get("action") == "app-message" and "data" in data:
+        data = _decode(data["data"])
+    original = _required_text(data, "event_type")
+    if original not in KNOWN_ROOM_EVENTS:
+        raise EventError(f"unknown event_type {original!r}")
+    event_type = EVENT_TYPE_ALIASES.get(original, original)
+    message_type = data.get("message_type")
+    if message_type is None:
+        raise EventError("missing message_type")
+    # §6.3 reports system.* join events also broadcast in-call, with their own message_type.
+    allowed = {"conversation", "system"} if event_type.startswith("system.") else {"conversation"}
+    if message_type not in allowed:
+        raise EventError('message_type must be "conversation"')
+
+    sent_id = _optional_text(data, "conversation_id")
+    if conversation_id and sent_id and sent_id != conversation_id:
+        raise EventError("conversation_id does not match this conversation")
+    conversation_id = sent_id or conversation_id
+    if not conversation_id:
+        raise EventError("missing conversation_id")
+
+    properties = _normalise_properties(_properties(data))
+    role = _optional_text(properties, "role") or _ROLE_FROM_TYPE.get(event_type)
+    role = ROLE_ALIASES.get(role, role) if role else None
+    if role:
+        properties["role"] = role
+    speech = _optional_text(properties, "speech")
+    final = _optional_bool(properties, "final")
+    if event_type == STREAMING:
+        final = bool(final)
+    elif event_type == UTTERANCE:
+        final = True  # a whole utterance is, by definition, finished text
+    # Tavus puts inference_id at the top level; some payloads repeat it in properties.
+    inference_id = _optional_text(data, "inference_id") or _optional_text(
+        properties, "inference_id"
+    )
+    seq = _optional_int(data, "seq")
+
+    if event_type == UTTERANCE and inference_id:
+        # One utterance per role per inference. Checked before seq because era B's `pal`
+        # twin of a `replica` utterance may carry its own seq.
+        dedupe_key = f"{conversation_id}:{inference_id}:{role}:{event_type}"
+    elif seq is not None:
+        dedupe_key = f"{conversation_id}:seq:{seq}"
+    elif inference_id:
+        dedupe_key = f"{conversation_id}:{inference_id}:{role}:{event_type}"
+    else:
+        dedupe_key = f"{conversation_id}:{event_type}:{_digest(properties)}"
+
+    return RoomEvent(
+        conversation_id=conversation_id,
+        event_type=event_type,
+        role=role,
+        speech=speech,
+        final=final,
+        inference_id=inference_id,
+        seq=seq,
+        turn_idx=_optional_int(data, "turn_idx"),
+        timestamp=_timestamp(data),
+        properties=properties,
+        dedupe_key=dedupe_key,
+        raw=data,
+    )
+
+
+# --- Interactions we send (tavus-api.md §6.4) ----------------------------------------------
+
+# The properties each interaction cannot do without.
+INTERACTIONS: dict[str, tuple[str, ...]] = {
+    "conversation.echo": (),  # text or audio, checked below
+    "conversation.respond": ("text",),
+    "conversation.interrupt": (),
+    "conversation.overwrite_llm_context": ("context",),
+    "conversation.append_llm_context": ("context",),
+    "conversation.sensitivity": (),
+    "conversation.tool_result": ("tool_call_id",),
+}
+
+
+def build_interaction(event_type: str, conversation_id: str, **properties: Any) -> dict:
+    """The app-message payload for one interaction, e.g. ("conversation.respond", id, text=...)."""
+    if event_type not in INTERACTIONS:
+        raise EventError(f"unknown interaction {event_type!r}")
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise EventError("missing conversation_id")
+    for name in INTERACTIONS[event_type]:
+        if properties.get(name) in (None, ""):
+            raise EventError(f"{event_type} needs {name}")
+    # An audio echo's closing chunk (done=True) may be empty, so only the key is required.
+    if event_type == "conversation.echo" and not ("text" in properties or "audio" in properties):
+        raise EventError("conversation.echo needs text or audio")
+    return {
+        "message_type": "conversation",
+        "event_type": event_type,
+        "conversation_id": conversation_id,
+        "properties": properties,
+    }
+
+
+# --- Shared checks -------------------------------------------------------------------------
+
+
+def _decode(data: Any) -> dict:
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise EventError("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise EventError("event must be a JSON object")
+    return data
+
+
+def _required_text(data: dict, key: str) -> str:
+    if key not in data or data[key] is None:
+        raise EventError(f"missing {key}")
+    value = data[key]
+    if not isinstance(value, str):
+        raise EventError(f"{key} must be a string")
+    if not value.strip():
+        raise EventError(f"{key} is empty")
+    return value
+
+
+def _optional_text(data: dict, key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EventError(f"{key} must be a string")
+    return value
+
+
+def _optional_int(data: dict, key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventError(f"{key} must be a whole number")
+    return value
+
+
+def _optional_bool(data: dict, key: str) -> bool | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise EventError(f"{key} must be true or false")
+    return value
+
+
+def _properties(data: dict) -> dict:
+    value = data.get("properties")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventError("properties must be an object")
+    return value
+
+
+def _normalise_properties(properties: dict) -> dict:
+    result = dict(properties)
+    for alias, name in PROPERTY_ALIASES.items():
+        if alias in result:
+            value = result.pop(alias)
+            result.setdefault(name, value)
+    return result
+
+
+def _timestamp(data: dict) -> datetime | None:
+    # Webhooks send ISO-8601 text, room events Unix seconds: both are fine, garbage is not.
+    value = data.get("timestamp")
+    if value is None:
+        return None
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise EventError("timestamp is not a date")
+    return moment
+
+
+def _digest(properties: dict) -> str:
+    text = json.dumps(properties, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
