@@ -23,4 +23,4 @@ USER studio
 ENV DATABASE_URL=sqlite:////app/data/db.sqlite3 MEDIA_ROOT=/app/media
 EXPOSE 8000
 # Migrate, make sure the admin from STUDIO_ADMIN_USERNAME/PASSWORD exists, then serve ASGI.
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan off --ws websockets-sansio --proxy-headers --forwarded-allow-ips='*'"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --proxy-headers --forwarded-allow-ips='*'"]

@@ -28,7 +28,7 @@ migrate: $(STAMP)
 
 run: migrate
 	@echo "Conversation Studio: http://127.0.0.1:$(PORT)/  (sandbox unless TAVUS_API_KEY is set)"
-	PORT=$(PORT) $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off --ws websockets-sansio --no-access-log
+	PORT=$(PORT) $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --no-access-log
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser here.
 chromium:

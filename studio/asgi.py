@@ -1,3 +1,4 @@
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -12,11 +13,31 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
+
+async def lifespan(scope, receive, send):
+    """Start the reconciler with the server; every process runs one, a lease picks who acts."""
+    from studio.conversations.reconcile import alerts_forever, run_forever
+
+    tasks = []
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            loop = asyncio.get_running_loop()
+            tasks = [loop.create_task(run_forever()), loop.create_task(alerts_forever())]
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            for task in tasks:
+                task.cancel()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
+        "lifespan": lifespan,
     }
 )

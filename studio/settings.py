@@ -5,6 +5,7 @@ sandbox. See the README for the table of variables.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -138,7 +139,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file, not :memory:, so the test server's threads share it; one per test process so
+    # parallel runs never clobber each other.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"studio-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL")
@@ -213,7 +218,30 @@ SECURE_CSP = {
 # --- Studio behaviour ----------------------------------------------------------------------
 STUDIO_ADMIN_USERNAME = envstr("STUDIO_ADMIN_USERNAME")
 STUDIO_ADMIN_PASSWORD = envstr("STUDIO_ADMIN_PASSWORD")
+# The reconciler (see studio/conversations/reconcile.py).
+RECONCILE_INTERVAL = envint("RECONCILE_INTERVAL", 30)
+RECONCILE_UNKNOWN_GIVE_UP_SECONDS = envint("RECONCILE_UNKNOWN_GIVE_UP_SECONDS", 300)
+# End a conversation nobody joined after this long (0 = leave it to Tavus's absent timeout).
+END_IF_NOBODY_JOINS_SECONDS = envint("END_IF_NOBODY_JOINS_SECONDS", 180)
+# End a conversation whose live page is gone and whose room is empty after this long.
+PAGE_GONE_SECONDS = envint("PAGE_GONE_SECONDS", 90)
+# Monitoring alerts: thresholds in seconds, re-checked every ALERT_INTERVAL seconds.
+ALERTS = {
+    "replica_join": envint("ALERT_REPLICA_JOIN_SECONDS", 30),
+    "absent_near": envint("ALERT_ABSENT_NEAR_SECONDS", 60),
+    "silence": envint("ALERT_SILENCE_SECONDS", 60),
+    "ending_soon": envint("ALERT_ENDING_SOON_SECONDS", 120),
+    "end_slow": envint("ALERT_END_UNCONFIRMED_SECONDS", 60),
+    "stuck": envint("ALERT_STUCK_SECONDS", 60),
+}
+ALERT_INTERVAL = envint("ALERT_INTERVAL", 5)
+# Sign-in throttling: failures within the window lock the username (or the address).
+SIGNIN_LOCKOUT_SECONDS = envint("SIGNIN_LOCKOUT_SECONDS", 900)
+SIGNIN_MAX_FAILURES_PER_USER = envint("SIGNIN_MAX_FAILURES_PER_USER", 5)
+SIGNIN_MAX_FAILURES_PER_IP = envint("SIGNIN_MAX_FAILURES_PER_IP", 20)
 WEBHOOK_MAX_BYTES = envint("WEBHOOK_MAX_BYTES", 1_000_000)
+# Webhook secrets stop working this long after a conversation ends (artifacts come late).
+WEBHOOK_GRACE_SECONDS = envint("WEBHOOK_GRACE_SECONDS", 6 * 3600)
 RELAY_MAX_BYTES = envint("RELAY_MAX_BYTES", 4096)
 RELAY_MAX_PER_SECOND = envint("RELAY_MAX_PER_SECOND", 30)
 

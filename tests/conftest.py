@@ -19,7 +19,7 @@ def make_user(username, role=None, **extra):
 
     user = User.objects.create_user(username=username, password=PASSWORD, **extra)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 

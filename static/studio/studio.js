@@ -17,6 +17,26 @@
       if (window.confirm(message)) event.detail.issueRequest(true);
     }
   });
+  // Forms marked data-busy-form submit once: the button shows progress and stops a double
+  // click from sending a second request (the server also refuses a repeated launch key).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("[data-busy-form]") || event.defaultPrevented) return;
+    if (form.dataset.submitted) { event.preventDefault(); return; }
+    form.dataset.submitted = "1";
+    var button = event.submitter || form.querySelector("[type=submit]");
+    if (button && button.dataset.busyLabel) {
+      setTimeout(function () {
+        button.disabled = true;
+        button.innerHTML = '<span class="spinner" aria-hidden="true"></span> ' + button.dataset.busyLabel;
+      }, 0);
+    }
+  });
+  // Links that need a confirmation first (e.g. joining a video as a supervisor).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-confirm-link]");
+    if (link && !window.confirm(link.dataset.confirmLink)) event.preventDefault();
+  });
   // Copy-to-clipboard buttons: <button data-copy="text">.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");

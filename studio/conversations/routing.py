@@ -1,1 +1,8 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from studio.conversations.consumers import ConversationConsumer, MonitorConsumer
+
+websocket_urlpatterns = [
+    path("ws/conversations/<int:pk>/", ConversationConsumer.as_asgi()),
+    path("ws/monitor/", MonitorConsumer.as_asgi()),
+]

@@ -1,28 +1,330 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
+import logging
 
-from studio.accounts.roles import role_required
+import httpx
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from studio.accounts.models import audit
+from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
+from studio.conversations import live, monitor
+from studio.conversations.forms import LaunchForm, SteerForm
+from studio.conversations.models import Conversation, Event
+from studio.presets.models import Preset
+from studio.tavus import client
+from studio.tavus.events import EventError, parse_webhook
+
+log = logging.getLogger(__name__)
 
 
-def _placeholder(request, nav, heading, blurb):
-    return render(request, "placeholder.html", {"nav": nav, "heading": heading, "blurb": blurb})
+def _get_conversation_for_user(request, pk) -> Conversation:
+    conversation = get_object_or_404(Conversation.objects.select_related("launched_by"), pk=pk)
+    if not conversation.can_view(request.user):
+        raise Http404  # don't reveal that someone else's conversation exists
+    return conversation
+
+
+def _slots_full():
+    """The conversations holding every slot, or None when a launch may go ahead."""
+    limit = settings.TAVUS_CONCURRENCY_LIMIT
+    if limit is None:
+        return None
+    holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
+    return holders if len(holders) >= limit else None
+
+
+def _slots_page(request, preset, holders, tavus_message=""):
+    return render(
+        request,
+        "conversations/slots_full.html",
+        {
+            "nav": "launch",
+            "preset": preset,
+            "holders": holders,
+            "tavus_message": tavus_message,
+            "limit": settings.TAVUS_CONCURRENCY_LIMIT,
+        },
+        status=409,
+    )
 
 
 @role_required()
 def launch(request: HttpRequest) -> HttpResponse:
-    return _placeholder(request, "launch", "Launch", "Pick a preset to start a conversation.")
+    from studio.presets.demo import ensure_demo_presets
+
+    ensure_demo_presets()
+    presets = (
+        Preset.objects.filter(archived=False)
+        .select_related("persona", "replica")
+        .order_by("-pinned", "name")
+    )
+    return render(request, "conversations/launch.html", {"nav": "launch", "presets": presets})
 
 
 @role_required()
-def live(request: HttpRequest) -> HttpResponse:
-    return _placeholder(request, "live", "Live", "Your running conversations appear here.")
+def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
+    preset = get_object_or_404(
+        Preset.objects.select_related("persona", "replica"), pk=pk, archived=False
+    )
+    form = LaunchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return _launch(request, preset, form)
+    effective = preset.effective_settings(
+        form.overrides() if form.is_bound and form.is_valid() else None
+    )
+    template = "conversations/launch_preset.html"
+    if request.htmx and request.method == "POST":
+        template += "#preview"
+    return render(
+        request, template, {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+    )
 
 
 @role_required()
-def monitor(request: HttpRequest) -> HttpResponse:
-    return _placeholder(request, "monitor", "Monitor", "Every live conversation, at a glance.")
+@require_POST
+def launch_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    preset = get_object_or_404(Preset, pk=pk, archived=False)
+    form = LaunchForm(request.POST)
+    effective = preset.effective_settings(form.overrides() if form.is_valid() else None)
+    return render(
+        request,
+        "conversations/launch_preset.html#preview",
+        {"preset": preset, "form": form, "effective": effective},
+    )
+
+
+def _launch(request, preset, form):
+    key = form.cleaned_data["launch_key"]
+    existing = Conversation.objects.filter(launch_key=key).first()
+    if existing:  # a double click: the first submit already launched
+        return redirect("conversation", pk=existing.pk)
+    holders = _slots_full()
+    if holders is not None:
+        return _slots_page(request, preset, holders)
+    effective = preset.effective_settings(form.overrides())
+    if effective.blockers:
+        # Tavus would refuse these; say so now instead of spending a launch on it.
+        for blocker in effective.blockers:
+            form.add_error(None, blocker)
+        return render(
+            request,
+            "conversations/launch_preset.html",
+            {"nav": "launch", "preset": preset, "form": form, "effective": effective},
+            status=400,
+        )
+    try:
+        conversation, secret = Conversation.start(
+            preset=preset, user=request.user, effective=effective, launch_key=key
+        )
+    except IntegrityError:  # the twin request won the race on launch_key
+        return redirect("conversation", pk=Conversation.objects.get(launch_key=key).pk)
+    body = {
+        **effective.body,
+        "conversation_name": conversation.tavus_name(),
+        "callback_url": f"{settings.STUDIO_PUBLIC_URL}{reverse('tavus-webhook', args=[secret])}",
+    }
+    try:
+        tavus = client.create_conversation(body)
+    except client.ConcurrencyLimitReached as exc:
+        conversation.mark_failed("Tavus says every conversation slot on the plan is in use.")
+        holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
+        return _slots_page(request, preset, holders, tavus_message=exc.detail or exc.message)
+    except client.TavusUnavailable as exc:
+        if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
+            # Nothing reached Tavus, so nothing was created.
+            conversation.mark_failed(exc.message)
+            messages.error(request, f"The conversation did not start: {exc.message}")
+        else:
+            # The request may have reached Tavus: never guess, never retry (a retry could
+            # start a second billed conversation). The reconciler finds out.
+            conversation.mark_unknown(exc.message)
+            messages.warning(
+                request,
+                "Tavus did not answer in time. The studio is checking "
+                "whether the conversation started; this page will update.",
+            )
+        return redirect("conversation", pk=conversation.pk)
+    except client.TavusError as exc:
+        conversation.mark_failed(exc.message)
+        form.add_error(None, f"Tavus refused to start the conversation: {exc.message}")
+        effective = preset.effective_settings(form.overrides())
+        return render(
+            request,
+            "conversations/launch_preset.html",
+            {"nav": "launch", "preset": preset, "form": form, "effective": effective},
+            status=400,
+        )
+    conversation.mark_launched(tavus)
+    audit(
+        "launch",
+        request=request,
+        target=conversation,
+        detail=f"preset {preset.name!r}, Tavus {conversation.tavus_id}",
+    )
+    live.publish_status(conversation)
+    if conversation.test_mode:
+        messages.info(
+            request,
+            "Dry run: Tavus accepted the settings. Nothing was started and nothing is billed.",
+        )
+    return redirect("conversation", pk=conversation.pk)
 
 
 @role_required()
-def history(request: HttpRequest) -> HttpResponse:
-    return _placeholder(request, "history", "History", "Finished conversations appear here.")
+def live_list(request: HttpRequest) -> HttpResponse:
+    conversations = (
+        Conversation.objects.visible_to(request.user).live().select_related("launched_by")
+    )
+    return render(
+        request, "conversations/live_list.html", {"nav": "live", "conversations": conversations}
+    )
+
+
+@role_required()
+def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    is_launcher = conversation.launched_by_id == request.user.pk
+    # Only the launcher's page joins the room unless a supervisor chooses to join.
+    joins_room = conversation.is_live and (is_launcher or request.GET.get("join") == "1")
+    return render(
+        request,
+        "conversations/live.html",
+        {
+            "nav": "live",
+            "conversation": conversation,
+            "timeline": live.timeline(conversation),
+            "utterances": conversation.utterances.all(),
+            "joins_room": joins_room,
+            "is_launcher": is_launcher,
+            "sandbox_room": settings.TAVUS_MODE == "sandbox",
+            "daily_js_url": settings.DAILY_JS_URL,
+            "daily_js_integrity": settings.DAILY_JS_INTEGRITY,
+            "can_steer": conversation.is_live and is_supervisor(request.user),
+            "steer_form": SteerForm(),
+        },
+    )
+
+
+@role_required()
+@require_POST
+def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    if not conversation.is_live:
+        messages.info(request, "This conversation has already ended.")
+    elif not conversation.tavus_id:
+        conversation.mark_end_requested(request.user)
+        messages.warning(
+            request,
+            "Tavus has not confirmed this conversation yet; the studio "
+            "will end it as soon as it finds it.",
+        )
+    else:
+        try:
+            client.end_conversation(conversation.tavus_id)
+        except client.TavusError as exc:
+            messages.error(request, f"Could not end the conversation: {exc.message}")
+        else:
+            conversation.mark_end_requested(request.user)
+            audit("end", request=request, target=conversation, detail=conversation.tavus_id)
+            conversation.record_event(
+                source=Event.STUDIO,
+                event_type="studio.end_requested",
+                dedupe_key=f"end:{conversation.end_requested_at.isoformat()}",
+                payload={"label": f"End requested by {request.user.get_username()}"},
+                actor=request.user,
+            )
+            live.publish_status(conversation)
+    if request.htmx:
+        return render(
+            request,
+            "conversations/live.html#status",
+            {"conversation": conversation, "timeline": live.timeline(conversation)},
+        )
+    return redirect("conversation", pk=conversation.pk)
+
+
+@role_required(SUPERVISOR)
+@require_POST
+def steer(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    form = SteerForm(request.POST)
+    sent = None
+    if form.is_valid():
+        if not conversation.is_live:
+            form.add_error(None, "This conversation has ended.")
+        elif not conversation.host_connected:
+            form.add_error(
+                None,
+                "No page is in the room right now, so nothing can carry the "
+                "command in. Ask the launcher to keep the live page open, or use "
+                "“Join the video”.",
+            )
+        else:
+            sent = form.send(conversation, request.user)
+            audit("steer", request=request, target=conversation, detail=sent.payload["label"])
+            live.broadcast(conversation, live.status_html(conversation))
+            form = SteerForm()
+    context = {"conversation": conversation, "steer_form": form, "sent": sent}
+    if request.htmx:
+        return render(request, "conversations/live.html#steer", context)
+    if sent:
+        messages.success(request, "Sent to the room.")
+    else:
+        for error in form.non_field_errors() or ["Check the command and try again."]:
+            messages.error(request, error)
+    return redirect("conversation", pk=conversation.pk)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
+    conversation = Conversation.for_webhook_secret(secret)
+    if conversation is None:
+        return JsonResponse({"error": "unknown callback"}, status=404)
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    if request.content_type != "application/json":
+        return JsonResponse({"error": "expected application/json"}, status=415)
+    try:
+        event = parse_webhook(json.loads(request.body))
+    except (ValueError, EventError) as exc:
+        return JsonResponse({"error": f"bad webhook: {exc}"}, status=400)
+    if conversation.tavus_id and event.conversation_id != conversation.tavus_id:
+        return JsonResponse({"error": "conversation_id does not match"}, status=400)
+    stored = conversation.record_event(
+        source=Event.WEBHOOK,
+        event_type=event.event_type,
+        dedupe_key=event.dedupe_key,
+        payload=event.raw,
+        occurred_at=event.timestamp,
+    )
+    if stored is None:
+        return JsonResponse({"status": "duplicate"})
+    if conversation.apply_webhook(event):
+        live.publish_status(conversation)
+    return JsonResponse({"status": "ok"})
+
+
+@role_required()
+def monitor_page(request: HttpRequest) -> HttpResponse:
+    # The page renders the same state the socket sends on connect, so it is right even
+    # before (or without) the websocket.
+    return render(
+        request,
+        "conversations/monitor.html",
+        {
+            "nav": "monitor",
+            "board": monitor.board(),
+            "tiles": monitor.tiles_for(request.user),
+            "recent": monitor.recently_ended(request.user),
+        },
+    )

@@ -1,8 +1,30 @@
 from django.urls import path
 
-from studio.sandbox import views
+from studio.sandbox import rooms, views
 
 app_name = "sandbox"
+
+# Tavus paths have no trailing slash. Era-B names (/v2/pals, /v2/faces) reach the same views.
 urlpatterns = [
-    path("v2/conversations", views.not_ready, name="conversations"),
+    path("v2/conversations", views.conversations, name="conversations"),
+    path("v2/conversations/<str:conversation_id>", views.conversation, name="conversation"),
+    path(
+        "v2/conversations/<str:conversation_id>/end",
+        views.end_conversation,
+        name="conversation-end",
+    ),
+    path("v2/personas", views.personas, name="personas"),
+    path("v2/personas/<str:persona_id>", views.persona, name="persona"),
+    path("v2/pals", views.personas, name="pals"),
+    path("v2/pals/<str:persona_id>", views.persona, name="pal"),
+    path("v2/replicas", views.replicas, name="replicas"),
+    path("v2/replicas/<str:replica_id>", views.replica, name="replica"),
+    path("v2/faces", views.replicas, name="faces"),
+    path("v2/faces/<str:replica_id>", views.replica, name="face"),
+    # The simulated Daily room that conversation_url points to, and its page's own endpoints.
+    path("rooms/<str:conversation_id>/", rooms.room, name="room"),
+    path("rooms/<str:conversation_id>/presence", rooms.presence, name="room-presence"),
+    path("rooms/<str:conversation_id>/events", rooms.events, name="room-events"),
+    path("rooms/<str:conversation_id>/say", rooms.say, name="room-say"),
+    path("rooms/<str:conversation_id>/command", rooms.command, name="room-command"),
 ]

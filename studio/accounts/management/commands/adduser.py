@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"An account named {username!r} already exists.")
         password = password or secrets.token_urlsafe(12)
         user = User.objects.create_user(username=username, email=email, password=password)
-        user.groups.add(Group.objects.get(name=role.capitalize()))
+        user.groups.add(Group.objects.get_or_create(name=role.capitalize())[0])
         if role == "admin":
             user.is_staff = True
             user.save(update_fields=["is_staff"])

@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, **options):
         User = get_user_model()
-        admins = Group.objects.get(name="Admin")
+        admins, _ = Group.objects.get_or_create(name="Admin")
         username, password = settings.STUDIO_ADMIN_USERNAME, settings.STUDIO_ADMIN_PASSWORD
         if username and password:
             user, created = User.objects.get_or_create(username=username)

@@ -1,0 +1,202 @@
+"""The live page's websocket: state on connect, relayed in-room events in, HTML out."""
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from studio.accounts.roles import is_supervisor
+from studio.conversations import live, monitor
+from studio.conversations.models import Conversation, Event
+from studio.tavus.events import EventError, parse_room_event
+
+log = logging.getLogger(__name__)
+
+# Close codes in the 4000 range are ours: 4403 = not allowed, 4404 = no such conversation.
+NOT_ALLOWED, NOT_FOUND = 4403, 4404
+
+
+@database_sync_to_async
+def _load(pk: int, user):
+    conversation = Conversation.objects.filter(pk=pk).first()
+    if conversation is None:
+        return None, False, ""
+    if not user.is_authenticated or not conversation.can_view(user):
+        return conversation, False, ""
+    return conversation, True, live.snapshot_html(conversation)
+
+
+@database_sync_to_async
+def _page_seen(pk: int, joined: bool = False) -> None:
+    fields = {"page_seen_at": timezone.now()}
+    if joined:
+        fields["host_pages"] = F("host_pages") + 1
+    Conversation.objects.filter(pk=pk).update(**fields)
+
+
+@database_sync_to_async
+def _host_left(pk: int) -> None:
+    Conversation.objects.filter(pk=pk, host_pages__gt=0).update(host_pages=F("host_pages") - 1)
+
+
+@database_sync_to_async
+def _confirm_command(pk: int, event_id) -> str:
+    """The host page sent a steering command into the room: say so on the timeline."""
+    event = Event.objects.filter(pk=event_id, conversation_id=pk, event_type="studio.steer").first()
+    if event is None or event.payload.get("delivered"):
+        return ""
+    event.payload = {
+        **event.payload,
+        "delivered": True,
+        "label": event.payload["label"] + " — sent into the room",
+    }
+    event.save(update_fields=["payload"])
+    return live.status_html(event.conversation)
+
+
+@database_sync_to_async
+def _ingest(pk: int, envelope: dict) -> str:
+    conversation = Conversation.objects.get(pk=pk)
+    if envelope.get("message_type") == "sandbox" or envelope.get("type") == "recording":
+        if envelope.get("event_type") in ("recording-started", "recording_started") or (
+            envelope.get("state") == "started"
+        ):
+            return live.note_recording_started(conversation)
+        return ""
+    event = parse_room_event(envelope, conversation_id=conversation.tavus_id)
+    return live.ingest_room_event(conversation, event)
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        user = self.scope.get("user")
+        conversation, allowed, snapshot = await _load(self.pk, user)
+        if conversation is None or not allowed:
+            await self.close(code=NOT_FOUND if conversation is None else NOT_ALLOWED)
+            return
+        # Relayed events are taken only from the launcher's or a supervisor's page.
+        self.can_relay = conversation.launched_by_id == user.pk or is_supervisor(user)
+        self.refused = 0
+        self.is_host = False
+        self.window_start, self.window_count = time.monotonic(), 0
+        self.group = live.group_name(self.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=snapshot)
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "is_host", False):
+            await self.channel_layer.group_discard(f"{self.group}-hosts", self.channel_name)
+            await _host_left(self.pk)
+
+    def _refuse(self, why: str) -> None:
+        self.refused += 1
+        log.info("conversation %s: refused relayed message (%s)", self.pk, why)
+
+    def _over_rate(self) -> bool:
+        now = time.monotonic()
+        if now - self.window_start >= 1:
+            self.window_start, self.window_count = now, 0
+        self.window_count += 1
+        return self.window_count > settings.RELAY_MAX_PER_SECOND
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.can_relay:
+            return self._refuse("observer socket")
+        if text_data is None or len(text_data.encode()) > settings.RELAY_MAX_BYTES:
+            return self._refuse("too large or not text")
+        if self._over_rate():
+            return self._refuse("too frequent")
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return self._refuse("not JSON")
+        if isinstance(message, dict) and message.get("type") == "heartbeat":
+            # A page inside the room: it keeps the conversation alive for the reconciler and
+            # carries steering commands into the room.
+            if not self.is_host:
+                self.is_host = True
+                await self.channel_layer.group_add(f"{self.group}-hosts", self.channel_name)
+                return await _page_seen(self.pk, joined=True)
+            return await _page_seen(self.pk)
+        if isinstance(message, dict) and message.get("type") == "command_ack":
+            html = await _confirm_command(self.pk, message.get("id"))
+            if html:
+                await self.channel_layer.group_send(self.group, {"type": "push", "html": html})
+            return
+        if not isinstance(message, dict) or message.get("type") != "room_event":
+            return self._refuse("unknown message")
+        envelope = message.get("event")
+        if not isinstance(envelope, dict):
+            return self._refuse("event must be an object")
+        try:
+            html = await _ingest(self.pk, envelope)
+        except EventError as exc:
+            return self._refuse(str(exc))
+        if html:
+            await self.channel_layer.group_send(self.group, {"type": "push", "html": html})
+
+    async def push(self, event):
+        await self.send(text_data=event["html"])
+
+    async def command(self, event):
+        """A supervisor's steering command for the room (host pages only get these)."""
+        await self.send(
+            text_data=json.dumps({"studio_command": event["id"], "envelope": event["envelope"]})
+        )
+
+
+@database_sync_to_async
+def _monitor_snapshot(user) -> str:
+    from django.utils import timezone as tz
+
+    now = tz.now()
+    return (
+        monitor.render("board", board=monitor.board(now))
+        + monitor.render("tiles", tiles=monitor.tiles_for(user, now))
+        + monitor.render("recent", recent=monitor.recently_ended(user, now))
+    )
+
+
+class MonitorConsumer(AsyncWebsocketConsumer):
+    """The monitoring wall: one socket for every tile the user may see, plus the board."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if not user or not user.is_authenticated or not await _role(user):
+            await self.close(code=NOT_ALLOWED)
+            return
+        supervisor = await database_sync_to_async(is_supervisor)(user)
+        self.groups_joined = [
+            monitor.BOARD_GROUP,
+            monitor.ALL_GROUP if supervisor else monitor.user_group(user.pk),
+        ]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=await _monitor_snapshot(user))
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # the wall only listens
+
+    async def push(self, event):
+        await self.send(text_data=event["html"])
+
+
+@database_sync_to_async
+def _role(user):
+    from studio.accounts.roles import role_of
+
+    return role_of(user)

@@ -1,0 +1,110 @@
+import secrets
+import uuid
+
+from django import forms
+
+from studio.tavus.events import build_interaction
+from studio.tavus.languages import LANGUAGES
+
+
+class LaunchForm(forms.Form):
+    """Per-launch overrides. Blank means "use the preset's"."""
+
+    conversation_name = forms.CharField(
+        label="Conversation name",
+        required=False,
+        max_length=150,
+        help_text="Shown in the studio's history. Leave blank to use the preset's name.",
+    )
+    custom_greeting = forms.CharField(
+        label="Greeting",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The first thing the replica says when someone joins.",
+    )
+    conversational_context = forms.CharField(
+        label="Context for this conversation",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Background the replica should know, e.g. the candidate's name and role.",
+    )
+    language = forms.ChoiceField(
+        label="Language",
+        required=False,
+        choices=[("", "Use the preset's language"), *LANGUAGES],
+    )
+    # One key per rendered form: a second submit of the same form finds the first launch.
+    launch_key = forms.CharField(widget=forms.HiddenInput, max_length=64, min_length=16)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("launch_key", secrets.token_urlsafe(24))
+        super().__init__(*args, **kwargs)
+
+    def overrides(self) -> dict:
+        data = self.cleaned_data
+        return {
+            k: data[k]
+            for k in ("conversation_name", "custom_greeting", "conversational_context", "language")
+            if data.get(k)
+        }
+
+
+class SteerForm(forms.Form):
+    """A supervisor stepping in: what the replica should do next."""
+
+    ACTIONS = {
+        "echo": ("Make the replica say…", "conversation.echo", "text", "said"),
+        "respond": ("Answer as if the person said…", "conversation.respond", "text", "answered"),
+        "interrupt": ("Interrupt the replica", "conversation.interrupt", None, "interrupted"),
+        "append": ("Add context", "conversation.append_llm_context", "context", "added context"),
+        "overwrite": (
+            "Replace context",
+            "conversation.overwrite_llm_context",
+            "context",
+            "replaced the context with",
+        ),
+    }
+    action = forms.ChoiceField(
+        label="What should happen", choices=[(k, v[0]) for k, v in ACTIONS.items()]
+    )
+    # Daily app messages are limited to about 4 KB, envelope included.
+    text = forms.CharField(
+        label="Words or context",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action and self.ACTIONS[action][2] and not data.get("text", "").strip():
+            self.add_error("text", "Type what the replica should use.")
+        return data
+
+    def send(self, conversation, user):
+        """Write the audit entry and hand the command to the pages in the room."""
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        from studio.conversations.models import Event
+
+        label, event_type, key, verb = self.ACTIONS[self.cleaned_data["action"]]
+        text = self.cleaned_data.get("text", "").strip()
+        properties = {key: text} if key else {}
+        envelope = build_interaction(event_type, conversation.tavus_id or "", **properties)
+        what = f"{user.get_username()} {verb}" + (f": “{text}”" if text else "")
+        event = conversation.record_event(
+            source=Event.STUDIO,
+            event_type="studio.steer",
+            dedupe_key=f"steer:{uuid.uuid4()}",
+            payload={"label": what, "command": event_type, "text": text, "delivered": False},
+            actor=user,
+        )
+        async_to_sync(get_channel_layer().group_send)(
+            f"conversation-{conversation.pk}-hosts",
+            {"type": "command", "id": event.pk, "envelope": envelope},
+        )
+        return event

@@ -1,0 +1,435 @@
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+# Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
+# appends " reached", which events.py strips.
+END_REASONS = {
+    "max_call_duration": "Reached its maximum length",
+    "participant_left_timeout": "Everyone left",
+    "participant_absent_timeout": "Nobody joined in time",
+    "end_conversation_endpoint_hit": "Ended from the studio",
+    "bot_could_not_join_meeting_it_was_probably_ended": "The replica could not join the room",
+    "daily_room_has_been_deleted": "The video room was deleted",
+    "exception_encountered_during_conversation_startup": "Tavus failed while starting it",
+    "test_mode": "Dry run: nothing was started",
+}
+
+
+def hash_secret(secret: str) -> str:
+    # Only the hash is stored and looked up: a timing difference in the index lookup says
+    # nothing about the secret itself.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ConversationQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(status__in=Conversation.LIVE_STATUSES)
+
+    def holding_slots(self):
+        """Conversations that occupy one of the plan's concurrent slots at Tavus."""
+        return self.live().filter(test_mode=False)
+
+    def visible_to(self, user):
+        from studio.accounts.roles import is_supervisor
+
+        return self if is_supervisor(user) else self.filter(launched_by=user)
+
+
+class Conversation(models.Model):
+    LAUNCHING, ACTIVE, ENDED, FAILED, UNKNOWN = "launching", "active", "ended", "failed", "unknown"
+    STATUS_CHOICES = [
+        (LAUNCHING, "Launching"),
+        (ACTIVE, "Live"),
+        (ENDED, "Ended"),
+        (FAILED, "Failed to start"),
+        (UNKNOWN, "Checking with Tavus"),
+    ]
+    LIVE_STATUSES = (LAUNCHING, ACTIVE, UNKNOWN)
+
+    preset = models.ForeignKey(
+        "presets.Preset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    # What was sent to Tavus, frozen at launch: editing or archiving the preset never
+    # changes history.
+    settings_snapshot = models.JSONField(default=dict)
+    summary_snapshot = models.JSONField(default=list)
+    preset_name = models.CharField(max_length=200, blank=True)
+    persona_id = models.CharField(max_length=64, blank=True)
+    persona_name = models.CharField(max_length=200, blank=True)
+    replica_id = models.CharField(max_length=64, blank=True)
+    replica_name = models.CharField(max_length=200, blank=True)
+    thumbnail_video_url = models.URLField(max_length=500, blank=True)
+    test_mode = models.BooleanField(default=False)
+
+    launch_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    webhook_secret_hash = models.CharField(max_length=64, unique=True)
+    tavus_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    conversation_url = models.URLField(max_length=500, blank=True)
+    meeting_token = models.TextField(blank=True)
+
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=LAUNCHING)
+    failure_reason = models.TextField(blank=True)
+    end_reason = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    replica_joined_at = models.DateTimeField(null=True, blank=True)
+    person_joined_at = models.DateTimeField(null=True, blank=True)
+    people_in_room = models.PositiveSmallIntegerField(default=0)
+    # When a staff page last showed it was open (relay socket): the reconciler ends
+    # conversations whose page is gone and whose room is empty.
+    page_seen_at = models.DateTimeField(null=True, blank=True)
+    # Sockets of pages inside the room (the launcher's, a joined supervisor's, the join page):
+    # steering commands need one of them to carry the command into the room.
+    host_pages = models.PositiveSmallIntegerField(default=0)
+    alert_codes = models.JSONField(default=list, blank=True)
+    recording_started_at = models.DateTimeField(null=True, blank=True)
+    end_requested_at = models.DateTimeField(null=True, blank=True)
+    end_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    transcript = models.JSONField(null=True, blank=True)
+    recording = models.JSONField(null=True, blank=True)
+    perception_analysis = models.TextField(blank=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return self.title
+
+    # --- creation ---------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, *, preset, user, effective, launch_key=None) -> tuple["Conversation", str]:
+        """Write the row before Tavus is called. Returns it with its webhook secret."""
+        secret = secrets.token_urlsafe(32)
+        face = effective.face
+        conversation = cls.objects.create(
+            preset=preset,
+            launched_by=user,
+            title=effective.body.get("conversation_name") or preset.name,
+            settings_snapshot=effective.body,
+            summary_snapshot=list(effective.summary),
+            preset_name=preset.name,
+            persona_id=preset.persona.persona_id,
+            persona_name=preset.persona.name,
+            replica_id=face.replica_id if face else "",
+            replica_name=face.name if face else "",
+            thumbnail_video_url=(face.thumbnail_video_url or "") if face else "",
+            test_mode=bool(effective.body.get("test_mode")),
+            launch_key=launch_key,
+            webhook_secret_hash=hash_secret(secret),
+        )
+        return conversation, secret
+
+    @classmethod
+    def for_webhook_secret(cls, secret: str):
+        """The conversation a callback URL belongs to, or None (also once the grace is over)."""
+        digest = hash_secret(secret)
+        conversation = cls.objects.filter(webhook_secret_hash=digest).first()
+        if conversation is None or not hmac.compare_digest(
+            conversation.webhook_secret_hash, digest
+        ):
+            return None
+        grace = timedelta(seconds=settings.WEBHOOK_GRACE_SECONDS)
+        if conversation.ended_at and timezone.now() > conversation.ended_at + grace:
+            return None
+        return conversation
+
+    def tavus_name(self) -> str:
+        """conversation_name as sent to Tavus: carries our id so the reconciler can find it."""
+        return f"{self.title} [studio:{self.pk}]"
+
+    # --- facts the pages show ---------------------------------------------------------
+
+    @property
+    def properties(self) -> dict:
+        return self.settings_snapshot.get("properties", {})
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
+
+    @property
+    def max_call_seconds(self) -> int:
+        return int(self.properties.get("max_call_duration") or 3600)
+
+    @property
+    def absent_timeout_seconds(self) -> int:
+        value = self.properties.get("participant_absent_timeout")
+        return 300 if value is None else int(value)
+
+    @property
+    def audio_only(self) -> bool:
+        return bool(self.settings_snapshot.get("audio_only"))
+
+    @property
+    def wants_recording(self) -> bool:
+        return bool(self.properties.get("enable_recording"))
+
+    @property
+    def private_room(self) -> bool:
+        return bool(self.settings_snapshot.get("require_auth"))
+
+    @property
+    def ends_by(self):
+        return self.created_at + timedelta(seconds=self.max_call_seconds)
+
+    @property
+    def absent_deadline(self):
+        return self.created_at + timedelta(seconds=self.absent_timeout_seconds)
+
+    @property
+    def end_reason_text(self) -> str:
+        if self.status == self.FAILED:
+            return self.failure_reason
+        return END_REASONS.get(self.end_reason, self.end_reason.replace("_", " ").capitalize())
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.ended_at:
+            return self.ended_at - self.created_at
+        return None
+
+    def participant_link(self) -> str:
+        """The room link to give the person, with the token for private rooms."""
+        if not self.conversation_url:
+            return ""
+        if self.private_room and self.meeting_token:
+            sep = "&" if "?" in self.conversation_url else "?"
+            return f"{self.conversation_url}{sep}t={self.meeting_token}"
+        return self.conversation_url
+
+    def can_view(self, user) -> bool:
+        from studio.accounts.roles import is_supervisor
+
+        return is_supervisor(user) or self.launched_by_id == user.pk
+
+    can_end = can_view
+    can_see_link = can_view
+
+    @property
+    def host_connected(self) -> bool:
+        fresh = self.page_seen_at and timezone.now() - self.page_seen_at < timedelta(seconds=60)
+        return bool(self.host_pages and fresh)
+
+    def expected_artifacts(self) -> list[str]:
+        """What Tavus should still send after the end, by the launch settings."""
+        if self.test_mode:
+            return []
+        missing = []
+        if self.transcript is None:
+            missing.append("transcript")
+        if self.wants_recording and self.recording_started_at and self.recording is None:
+            missing.append("recording")
+        return missing
+
+    # --- state changes ----------------------------------------------------------------
+
+    def _set(self, **fields):
+        """Write only these fields: webhooks, relays and the launch view race each other."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        type(self).objects.filter(pk=self.pk).update(**fields)
+
+    def mark_launched(self, tavus):
+        status = self.ENDED if tavus.status == "ended" else self.ACTIVE
+        fields = {
+            "tavus_id": tavus.conversation_id,
+            "conversation_url": tavus.conversation_url,
+            "meeting_token": tavus.meeting_token or "",
+        }
+        # A fast webhook may already have moved the conversation on; never step back.
+        self.refresh_from_db(fields=["status", "ended_at"])
+        if self.status in (self.LAUNCHING, self.UNKNOWN):
+            fields["status"] = status
+            if status == self.ENDED:
+                fields.update(ended_at=timezone.now(), end_reason="test_mode")
+        self._set(**fields)
+
+    def mark_failed(self, reason: str):
+        self._set(status=self.FAILED, failure_reason=reason, ended_at=timezone.now())
+
+    def mark_unknown(self, reason: str):
+        self._set(status=self.UNKNOWN, failure_reason=reason)
+
+    def mark_end_requested(self, user):
+        self._set(end_requested_at=timezone.now(), end_requested_by=user)
+
+    def mark_ended(self, reason: str, when=None):
+        if self.status in (self.ENDED, self.FAILED):
+            return False
+        self._set(status=self.ENDED, ended_at=when or timezone.now(), end_reason=reason)
+        return True
+
+    def record_event(
+        self, *, source, event_type, dedupe_key, payload, occurred_at=None, actor=None
+    ):
+        """Store an event once. Returns the Event, or None when it was a duplicate."""
+        try:
+            with transaction.atomic():
+                return Event.objects.create(
+                    conversation=self,
+                    source=source,
+                    event_type=event_type,
+                    dedupe_key=dedupe_key[:200],
+                    payload=payload,
+                    occurred_at=occurred_at or timezone.now(),
+                    actor=actor,
+                )
+        except IntegrityError:
+            return None
+
+    def apply_webhook(self, event) -> set[str]:
+        """Advance the state from a parsed webhook. Returns the names of what changed."""
+        changed = set()
+        props = event.properties
+        when = event.timestamp or timezone.now()
+        self.refresh_from_db()
+        if event.event_type == "system.replica_joined":
+            # A late join never reopens an ended conversation.
+            if self.is_live and not self.replica_joined_at:
+                fields = {"replica_joined_at": when}
+                if self.status == self.LAUNCHING:
+                    fields["status"] = self.ACTIVE
+                self._set(**fields)
+                changed.add("status")
+        elif event.event_type == "system.shutdown":
+            if self.mark_ended(event.shutdown_reason or "ended", when):
+                changed.add("status")
+        elif event.event_type == "application.transcription_ready":
+            transcript = props.get("transcript")
+            if isinstance(transcript, list):
+                self._set(transcript=transcript)
+                changed.add("artifacts")
+        elif event.event_type == "application.recording_ready":
+            self._set(recording=props)
+            changed.add("artifacts")
+        elif event.event_type == "application.perception_analysis":
+            analysis = props.get("analysis")
+            if isinstance(analysis, str):
+                self._set(perception_analysis=analysis)
+                changed.add("artifacts")
+        return changed
+
+    def apply_room_event(self, event) -> set[str]:
+        """Advance the state from a relayed in-room event (presence, recording)."""
+        changed = set()
+        if not self.is_live:
+            return changed
+        if event.event_type == "conversation.joined" and event.role == "user":
+            self.refresh_from_db(fields=["people_in_room", "person_joined_at"])
+            fields = {"people_in_room": self.people_in_room + 1}
+            if not self.person_joined_at:
+                fields["person_joined_at"] = timezone.now()
+            self._set(**fields)
+            changed.add("status")
+        elif event.event_type == "conversation.left" and event.role == "user":
+            self.refresh_from_db(fields=["people_in_room"])
+            self._set(people_in_room=max(0, self.people_in_room - 1))
+            changed.add("status")
+        return changed
+
+
+class Event(models.Model):
+    WEBHOOK, ROOM, STUDIO = "webhook", "room", "studio"
+    SOURCES = [(WEBHOOK, "Tavus webhook"), (ROOM, "In-room event"), (STUDIO, "Studio action")]
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    source = models.CharField(max_length=10, choices=SOURCES)
+    event_type = models.CharField(max_length=80)
+    dedupe_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "dedupe_key"], name="event_once_per_conversation"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} ({self.source})"
+
+
+class Utterance(models.Model):
+    """A final caption line, stored once (dedupe by seq or inference id)."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="utterances"
+    )
+    role = models.CharField(max_length=16)
+    text = models.TextField()
+    seq = models.BigIntegerField(null=True, blank=True)
+    inference_id = models.CharField(max_length=100, blank=True)
+    dedupe_key = models.CharField(max_length=200)
+    spoken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["spoken_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "dedupe_key"], name="utterance_once_per_conversation"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.speaker}: {self.text[:60]}"
+
+    @property
+    def speaker(self) -> str:
+        return {"user": "Person", "replica": "Replica"}.get(self.role, self.role.capitalize())
+
+
+class Lease(models.Model):
+    """A named lock with an expiry, so one process of many runs a periodic job."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} held by {self.holder}"
+
+    @classmethod
+    def acquire(cls, name: str, holder: str, seconds: int, now=None) -> bool:
+        now = now or timezone.now()
+        until = now + timedelta(seconds=seconds)
+        # One conditional UPDATE is atomic on SQLite and PostgreSQL alike: of several
+        # processes racing for an expired lease, exactly one sees a row change.
+        taken = (
+            cls.objects.filter(name=name)
+            .filter(models.Q(expires_at__lt=now) | models.Q(holder=holder))
+            .update(holder=holder, expires_at=until)
+        )
+        if taken:
+            return True
+        try:
+            with transaction.atomic():
+                cls.objects.create(name=name, holder=holder, expires_at=until)
+            return True
+        except IntegrityError:
+            return False
+
+    @classmethod
+    def release(cls, name: str, holder: str) -> None:
+        cls.objects.filter(name=name, holder=holder).delete()

@@ -1,0 +1,184 @@
+"""The supervisors' monitoring wall: alerts, the slot board, and live tiles.
+
+Tiles go to group `monitor` (supervisors and admins see every conversation) and to
+`monitor-user-<id>` (an operator sees their own). The board goes to `monitor-board`, which
+every monitor socket joins. Each fragment is rendered once and the bytes fanned out.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from studio.conversations.models import Conversation, Event, Lease, Utterance
+
+PAGE = "conversations/monitor.html"
+BOARD_GROUP, ALL_GROUP = "monitor-board", "monitor"
+
+
+def user_group(user_id) -> str:
+    return f"monitor-user-{user_id}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: str
+    text: str
+
+
+def alerts(c: Conversation, now=None, last_spoken=None) -> list[Alert]:
+    """What needs a supervisor's eye right now. Pure: the same state and clock, the same
+    answer, so alerts clear themselves once their condition is gone."""
+    now = now or timezone.now()
+    found = []
+    if not c.is_live:
+        return found
+    age = (now - c.created_at).total_seconds()
+    limits = settings.ALERTS
+    if c.status in (Conversation.LAUNCHING, Conversation.UNKNOWN) and age > limits["stuck"]:
+        found.append(Alert("stuck", "Stuck starting: Tavus has not confirmed it"))
+    elif not c.replica_joined_at and age > limits["replica_join"]:
+        found.append(Alert("replica_late", f"Replica not in the room after {int(age)} s"))
+    if not c.person_joined_at:
+        left = (c.absent_deadline - now).total_seconds()
+        if 0 < left <= limits["absent_near"]:
+            found.append(Alert("absent_near", f"Nobody has joined: ends in {int(left)} s"))
+    elif c.people_in_room:
+        quiet_since = max(filter(None, [last_spoken, c.person_joined_at]))
+        if (now - quiet_since).total_seconds() >= limits["silence"]:
+            found.append(Alert("silence", "Nobody has spoken for a minute"))
+    remaining = (c.ends_by - now).total_seconds()
+    if 0 < remaining <= limits["ending_soon"]:
+        found.append(Alert("ending_soon", f"Less than {limits['ending_soon'] // 60} minutes left"))
+    if c.end_requested_at and (now - c.end_requested_at).total_seconds() > limits["end_slow"]:
+        found.append(Alert("end_unconfirmed", "End requested, but Tavus has not confirmed it"))
+    return found
+
+
+def _last_spoken(conversations) -> dict[int, object]:
+    rows = (
+        Utterance.objects.filter(conversation__in=conversations)
+        .values("conversation")
+        .annotate(last=Max("spoken_at"))
+    )
+    return {row["conversation"]: row["last"] for row in rows}
+
+
+def tiles_for(user, now=None) -> list[dict]:
+    now = now or timezone.now()
+    conversations = list(
+        Conversation.objects.visible_to(user)
+        .live()
+        .select_related("launched_by")
+        .order_by("created_at")
+    )
+    spoken = _last_spoken(conversations)
+    return [tile_context(c, now, spoken.get(c.pk)) for c in conversations]
+
+
+def tile_context(c: Conversation, now=None, last_spoken=None) -> dict:
+    captions = list(c.utterances.order_by("-spoken_at", "-id")[:2])[::-1]
+    return {"conversation": c, "alerts": alerts(c, now, last_spoken), "captions": captions}
+
+
+def board(now=None) -> dict:
+    now = now or timezone.now()
+    holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
+    billed = sum((now - c.created_at).total_seconds() for c in holders)
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = Conversation.objects.filter(
+        status=Conversation.ENDED, ended_at__gte=now - timedelta(hours=1)
+    )
+    reasons = Counter(c.end_reason_text for c in recent.only("end_reason", "status"))
+    return {
+        "limit": settings.TAVUS_CONCURRENCY_LIMIT,
+        "holders": holders,
+        "billed_minutes": int(billed // 60),
+        "today": Conversation.objects.filter(created_at__gte=midnight).count(),
+        "ended_by_reason": reasons.most_common(),
+        "ended_last_hour": sum(reasons.values()),
+    }
+
+
+def recently_ended(user, now=None):
+    """Ended in the last hour; user=None means everyone's (the supervisors' view)."""
+    now = now or timezone.now()
+    conversations = Conversation.objects.all()
+    if user is not None:
+        conversations = conversations.visible_to(user)
+    return (
+        conversations.filter(
+            status__in=(Conversation.ENDED, Conversation.FAILED),
+            ended_at__gte=now - timedelta(hours=1),
+        )
+        .select_related("launched_by")
+        .order_by("-ended_at")[:12]
+    )
+
+
+def render(name: str, **context) -> str:
+    return render_to_string(f"{PAGE}#{name}", {"oob": True, **context})
+
+
+def _send(groups, html: str) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        async_to_sync(layer.group_send)(group, {"type": "push", "html": html})
+
+
+def publish_tile(c: Conversation) -> None:
+    """A conversation changed state: its tile (or its move to "recently ended") and the board."""
+    groups = (ALL_GROUP, user_group(c.launched_by_id))
+    if c.is_live:
+        _send(groups, render("tile", **tile_context(c)))
+    else:
+        # The "recently ended" strip differs by who may see what: one render per audience.
+        gone = render("tile-gone", conversation=c)
+        _send((ALL_GROUP,), gone + render("recent", recent=recently_ended(None)))
+        if c.launched_by_id:
+            mine = recently_ended(c.launched_by)
+            _send((user_group(c.launched_by_id),), gone + render("recent", recent=mine))
+    _send((BOARD_GROUP,), render("board", board=board()))
+
+
+def publish_captions(c: Conversation) -> None:
+    html = render("tile-captions", conversation=c, captions=tile_context(c)["captions"])
+    _send((ALL_GROUP, user_group(c.launched_by_id)), html)
+
+
+def publish_speaking(c: Conversation, role: str, on: bool) -> None:
+    html = render("tile-speaking", conversation=c, role=role, on=on)
+    _send((ALL_GROUP, user_group(c.launched_by_id)), html)
+
+
+def refresh_alerts(now=None) -> int:
+    """Re-evaluate time-based alerts; publish and log only the ones that changed."""
+    now = now or timezone.now()
+    if not Lease.acquire("alerts", "alerts", settings.ALERT_INTERVAL, now=now):
+        return 0
+    conversations = list(Conversation.objects.live())
+    spoken = _last_spoken(conversations)
+    changed = 0
+    for c in conversations:
+        current = {a.code: a.text for a in alerts(c, now, spoken.get(c.pk))}
+        if set(current) == set(c.alert_codes or []):
+            continue
+        for code in set(current) - set(c.alert_codes or []):
+            c.record_event(
+                source=Event.STUDIO,
+                event_type="studio.alert",
+                dedupe_key=f"alert:{code}:{now.isoformat()}",
+                payload={"label": f"Alert: {current[code]}", "code": code},
+                occurred_at=now,
+            )
+        c._set(alert_codes=sorted(current))
+        publish_tile(c)
+        changed += 1
+    Lease.release("alerts", "alerts")
+    return changed

@@ -1,0 +1,210 @@
+"""The reconciler: keeps the studio's idea of what is running equal to Tavus's.
+
+Tavus bills from creation until the end, and a plan has few slots, so a conversation the studio
+lost track of costs money. Every action taken lands on the conversation's timeline with the
+reason. Safe with several server processes: a lease lets one run at a time.
+"""
+
+import asyncio
+import logging
+import os
+import re
+import socket
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from studio.conversations import live
+from studio.conversations.models import Conversation, Event, Lease
+from studio.tavus import client
+from studio.tavus.events import EventError, parse_webhook
+
+log = logging.getLogger(__name__)
+TAG = re.compile(r"\[studio:(\d+)\]")
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _note(conversation: Conversation, key: str, label: str, now) -> None:
+    conversation.record_event(
+        source=Event.STUDIO,
+        event_type="studio.reconciler",
+        dedupe_key=f"reconcile:{key}",
+        payload={"label": label},
+        occurred_at=now,
+    )
+
+
+def _active_at_tavus() -> dict[str, client.Conversation]:
+    found, page = {}, 1
+    while True:
+        result = client.list_conversations(status="active", page=page, limit=100)
+        found.update({c.conversation_id: c for c in result.items})
+        if not result.items or len(found) >= result.total_count:
+            return found
+        page += 1
+
+
+def _backfill(conversation: Conversation) -> set[str]:
+    """Apply the events Tavus kept (verbose GET) that our webhook receiver never saw."""
+    changed = set()
+    remote = client.get_conversation(conversation.tavus_id, verbose=True)
+    for item in remote.events:
+        try:
+            event = parse_webhook({"conversation_id": conversation.tavus_id, **item})
+        except EventError:
+            continue
+        if conversation.record_event(
+            source=Event.WEBHOOK,
+            event_type=event.event_type,
+            dedupe_key=event.dedupe_key,
+            payload=event.raw,
+            occurred_at=event.timestamp,
+        ):
+            changed |= conversation.apply_webhook(event)
+    if remote.status == "ended" and conversation.is_live:
+        reason = remote.raw.get("shutdown_reason") or "ended"
+        if conversation.mark_ended(str(reason).removesuffix(" reached")):
+            changed.add("status")
+    return changed
+
+
+def _end(conversation: Conversation, key: str, label: str, now) -> None:
+    client.end_conversation(conversation.tavus_id)
+    conversation.mark_end_requested(None)
+    _note(conversation, key, label, now)
+
+
+def _check(conversation: Conversation, active: dict, now) -> None:
+    c = conversation
+    age = (now - c.created_at).total_seconds()
+    if not c.tavus_id:
+        # A launch whose answer we never got: find it at Tavus by the tag in its name.
+        match = next(
+            (
+                t
+                for t in active.values()
+                if (m := TAG.search(t.conversation_name or "")) and int(m[1]) == c.pk
+            ),
+            None,
+        )
+        if match:
+            c.mark_launched(match)
+            if c.end_requested_at:
+                _end(c, "adopt-end", "Found at Tavus and ended, as requested", now)
+            else:
+                _note(c, "adopt", "Found at Tavus: the launch had worked", now)
+        elif age > settings.RECONCILE_UNKNOWN_GIVE_UP_SECONDS:
+            c.mark_failed("Tavus never started this conversation.")
+            _note(c, "gave-up", "Not found at Tavus: marked as not started", now)
+        return
+    if c.tavus_id not in active:
+        _backfill(c)
+        if c.is_live and age > 120:
+            # Tavus no longer lists it as active, and kept no shutdown event.
+            c.mark_ended("ended")
+            _note(c, "gone", "Tavus no longer reports it as running", now)
+        return
+    nobody = settings.END_IF_NOBODY_JOINS_SECONDS
+    if nobody and not c.person_joined_at and age > nobody and not c.end_requested_at:
+        _end(
+            c,
+            "nobody",
+            f"Ended by the studio: nobody joined within {nobody // 60 or 1} "
+            f"minute{'s' if nobody >= 120 else ''}",
+            now,
+        )
+        return
+    gone = settings.PAGE_GONE_SECONDS
+    page_gone = c.page_seen_at is None or (now - c.page_seen_at).total_seconds() > gone
+    if (
+        c.person_joined_at
+        and c.people_in_room == 0
+        and page_gone
+        and age > gone
+        and not c.end_requested_at
+    ):
+        _end(c, "page-gone", "Ended by the studio: the live page closed and the room is empty", now)
+
+
+def reconcile(now=None) -> int:
+    """One pass. Returns how many conversations it looked at (-1 when another process ran)."""
+    now = now or timezone.now()
+    if not Lease.acquire("reconciler", HOLDER, settings.RECONCILE_INTERVAL * 2, now=now):
+        return -1
+    try:
+        try:
+            active = _active_at_tavus()
+        except client.TavusError as exc:
+            log.warning("reconciler: Tavus unavailable (%s); will try again", exc.message)
+            return 0
+        known = set()
+        conversations = list(Conversation.objects.live())
+        for conversation in conversations:
+            known.add(conversation.tavus_id)
+            before = (conversation.status, conversation.end_requested_at)
+            try:
+                _check(conversation, active, now)
+            except client.TavusError as exc:
+                log.warning("reconciler: conversation %s: %s", conversation.pk, exc.message)
+            conversation.refresh_from_db()
+            if (conversation.status, conversation.end_requested_at) != before:
+                live.publish_status(conversation)
+        # Running at Tavus but over for the studio: stop the billing.
+        for tavus_id in set(active) - known:
+            local = Conversation.objects.filter(tavus_id=tavus_id).first()
+            if local is not None and not local.is_live:
+                try:
+                    client.end_conversation(tavus_id)
+                    _note(
+                        local,
+                        "still-running",
+                        "Still running at Tavus after it ended here: ended it",
+                        now,
+                    )
+                except client.TavusError as exc:
+                    log.warning("reconciler: could not end %s: %s", tavus_id, exc.message)
+        _after_pass(now)
+        return len(conversations)
+    finally:
+        Lease.release("reconciler", HOLDER)
+
+
+def _after_pass(now) -> None:
+    """Jobs that ride on the reconciler: late artifacts, and retention once a day."""
+    try:
+        from studio.conversations.history import watch_artifacts
+    except ImportError:  # history is optional in a partial checkout
+        return
+    watch_artifacts(now=now)
+    last = Lease.objects.filter(name="purge-day").first()
+    if last is None or last.expires_at < now:
+        from studio.conversations.history import purge
+
+        Lease.objects.update_or_create(
+            name="purge-day", defaults={"holder": HOLDER, "expires_at": now + timedelta(days=1)}
+        )
+        purge(now=now)
+
+
+async def run_forever() -> None:
+    """Started with the server (ASGI lifespan): one pass every RECONCILE_INTERVAL seconds."""
+    while True:
+        try:
+            await sync_to_async(reconcile, thread_sensitive=False)()
+        except Exception:
+            log.exception("reconciler pass failed")
+        await asyncio.sleep(settings.RECONCILE_INTERVAL)
+
+
+async def alerts_forever() -> None:
+    """Time-based alerts appear and clear without any event: re-check them every few s."""
+    from studio.conversations.monitor import refresh_alerts
+
+    while True:
+        try:
+            await sync_to_async(refresh_alerts, thread_sensitive=False)()
+        except Exception:
+            log.exception("alert pass failed")
+        await asyncio.sleep(settings.ALERT_INTERVAL)

@@ -1,0 +1,375 @@
+"""The persona editor: a form for people, turned into a Tavus create body or a JSON Patch."""
+
+import copy
+
+from django import forms
+
+from studio.library.models import Persona, Replica
+
+# Form field → key at the top level of a Tavus persona.
+TOP_LEVEL = {
+    "persona_name": "persona_name",
+    "system_prompt": "system_prompt",
+    "context": "context",
+    "pipeline_mode": "pipeline_mode",
+    "default_replica_id": "default_replica_id",
+}
+# Form field → (layer, key) inside `layers`. Field names follow Tavus's own names, so an
+# InvalidRequest naming e.g. `tts_engine` lands next to the right field.
+LAYER_FIELDS = {
+    "llm_model": ("llm", "model"),
+    "tts_engine": ("tts", "tts_engine"),
+    "external_voice_id": ("tts", "external_voice_id"),
+    "stt_engine": ("stt", "stt_engine"),
+    "hotwords": ("stt", "hotwords"),
+    "perception_model": ("perception", "perception_model"),
+    "turn_detection_model": ("conversational_flow", "turn_detection_model"),
+    "turn_taking_patience": ("conversational_flow", "turn_taking_patience"),
+    "replica_interruptibility": ("conversational_flow", "replica_interruptibility"),
+}
+# Words Tavus may use in an error that are not form field names.
+FIELD_ALIASES = {
+    "model": "llm_model",
+    "llm": "llm_model",
+    "voice_id": "external_voice_id",
+    "default_face_id": "default_replica_id",
+    "replica_id": "default_replica_id",
+    "name": "persona_name",
+    "pal_name": "persona_name",
+}
+
+TAVUS_DEFAULT = ("", "Tavus default")
+LLM_MODELS = [
+    TAVUS_DEFAULT,
+    ("tavus-gpt-oss", "GPT-OSS (hosted by Tavus, fast)"),
+    ("tavus-gpt-4o", "GPT-4o (hosted by Tavus)"),
+    ("tavus-gpt-4o-mini", "GPT-4o mini (hosted by Tavus, quickest)"),
+    ("tavus-llama-4", "Llama 4 (hosted by Tavus)"),
+    ("tavus-gemini-2.5-flash", "Gemini 2.5 Flash (hosted by Tavus)"),
+    ("tavus-claude-haiku-4.5", "Claude Haiku 4.5 (hosted by Tavus)"),
+]
+TTS_ENGINES = [
+    TAVUS_DEFAULT,
+    ("cartesia", "Cartesia"),
+    ("elevenlabs", "ElevenLabs"),
+    ("azure", "Azure"),
+]
+STT_ENGINES = [
+    TAVUS_DEFAULT,
+    ("tavus-auto", "Automatic (Tavus picks)"),
+    ("tavus-turbo", "Turbo (fastest)"),
+    ("tavus-advanced", "Advanced (most accurate)"),
+]
+PERCEPTION_MODELS = [
+    TAVUS_DEFAULT,
+    ("raven-1", "Raven-1: sees and hears the person (newest)"),
+    ("raven-0", "Raven-0: sees the person and their screen"),
+    ("basic", "Basic: simple visual awareness"),
+    ("off", "Off: the replica sees nothing"),
+]
+TURN_DETECTION = [
+    TAVUS_DEFAULT,
+    ("sparrow-1", "Sparrow-1: understands when someone has finished (newest)"),
+    ("sparrow-0", "Sparrow-0: understands when someone has finished"),
+    ("time-based", "Time-based: waits for a pause of fixed length"),
+]
+LEVELS = [TAVUS_DEFAULT, ("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
+def _blank(value) -> bool:
+    return value is None or value == ""
+
+
+class PersonaForm(forms.Form):
+    persona_name = forms.CharField(
+        label="Name",
+        max_length=200,
+        help_text="What staff see in the library and when picking a persona for a preset.",
+    )
+    system_prompt = forms.CharField(
+        label="Instructions (system prompt)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=(
+            "Who the replica is and how it behaves, written as you would brief a new colleague: "
+            "its role, tone, what it must and must not do. Needed for a full conversation."
+        ),
+    )
+    context = forms.CharField(
+        label="Background knowledge",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=(
+            "Facts the replica should know in every conversation (products, prices, policies). "
+            "A preset can add more for its own conversations."
+        ),
+    )
+    pipeline_mode = forms.ChoiceField(
+        label="Mode",
+        choices=Persona.PipelineMode.choices,
+        initial=Persona.PipelineMode.FULL,
+        widget=forms.RadioSelect,
+        help_text=(
+            "Full: the replica listens, thinks and answers by itself (almost always what you "
+            "want). Echo: it only says what your own software sends it."
+        ),
+    )
+    default_replica_id = forms.ModelChoiceField(
+        label="Default face",
+        queryset=Replica.objects.none(),
+        to_field_name="replica_id",
+        required=False,
+        empty_label="No default: each preset picks a face",
+        # The template draws these radio buttons as cards with each face's thumbnail.
+        widget=forms.RadioSelect,
+        blank=True,  # radio buttons get the "no default" choice only when asked
+        help_text=(
+            "The replica that appears when a preset does not choose one. Presets can still "
+            "pick a different face."
+        ),
+    )
+    llm_model = forms.ChoiceField(
+        label="Language model (the brain)",
+        choices=LLM_MODELS,
+        required=False,
+        help_text="Bigger models answer more carefully; smaller ones answer faster.",
+    )
+    tts_engine = forms.ChoiceField(
+        label="Voice engine",
+        choices=TTS_ENGINES,
+        required=False,
+        help_text="The service that turns the replica's words into speech.",
+    )
+    external_voice_id = forms.CharField(
+        label="Voice id",
+        max_length=100,
+        required=False,
+        help_text=(
+            "Copy it from the voice engine's library to give the replica a different voice. "
+            "Leave blank to use the face's own voice."
+        ),
+    )
+    stt_engine = forms.ChoiceField(
+        label="Listening engine",
+        choices=STT_ENGINES,
+        required=False,
+        help_text="The service that turns what the person says into text.",
+    )
+    hotwords = forms.CharField(
+        label="Words to listen out for",
+        max_length=500,
+        required=False,
+        help_text=(
+            "Names and jargon the listener might mishear, separated by commas, "
+            "e.g. “Tavus, Raven, Acme Pro”."
+        ),
+    )
+    perception_model = forms.ChoiceField(
+        label="Perception (what the replica sees)",
+        choices=PERCEPTION_MODELS,
+        required=False,
+        help_text=(
+            "Lets the replica notice the person's expressions and surroundings, and produces a "
+            "short visual summary after the call."
+        ),
+    )
+    turn_detection_model = forms.ChoiceField(
+        label="Knowing when to speak",
+        choices=TURN_DETECTION,
+        required=False,
+        help_text="How the replica decides the person has finished speaking.",
+    )
+    turn_taking_patience = forms.ChoiceField(
+        label="Patience",
+        choices=LEVELS,
+        required=False,
+        help_text="High waits longer before answering, good for people who pause to think.",
+    )
+    replica_interruptibility = forms.ChoiceField(
+        label="Can be interrupted",
+        choices=LEVELS,
+        required=False,
+        help_text=(
+            "High stops talking as soon as the person speaks; low finishes its sentence. "
+            "The opening greeting is never interrupted."
+        ),
+    )
+
+    def __init__(self, *args, persona: Persona | None = None, **kwargs):
+        self.persona = persona
+        super().__init__(*args, **kwargs)
+        # Optional only in echo mode: don't label it "(optional)".
+        self.fields["system_prompt"].hide_optional = True
+        replicas = Replica.objects.present()
+        current = persona.default_replica_id if persona else ""
+        if current:
+            # Keep showing the current face even when it has gone, so the editor can say so.
+            replicas = Replica.objects.filter(vanished=False) | Replica.objects.filter(
+                replica_id=current
+            )
+        self.fields["default_replica_id"].queryset = replicas.order_by(
+            "vanished", "-replica_type", "name"
+        )
+        # A value set outside the studio (e.g. a bring-your-own model) stays selectable.
+        for name in ("llm_model", "tts_engine", "stt_engine", "perception_model"):
+            value = self.initial.get(name)
+            choices = self.fields[name].choices
+            if value and value not in {v for v, _ in choices}:
+                self.fields[name].choices = [*choices, (value, f"{value} (current)")]
+
+    @classmethod
+    def initial_from(cls, persona: Persona, copy_of: bool = False) -> dict:
+        initial = {
+            "persona_name": f"Copy of {persona.name}" if copy_of else persona.name,
+            "system_prompt": persona.system_prompt,
+            "context": persona.context,
+            "pipeline_mode": persona.pipeline_mode or Persona.PipelineMode.FULL,
+            "default_replica_id": persona.default_replica_id or None,
+        }
+        for name, (layer, key) in LAYER_FIELDS.items():
+            initial[name] = persona.layer(layer).get(key) or ""
+        return initial
+
+    def clean_default_replica_id(self) -> str:
+        replica = self.cleaned_data.get("default_replica_id")
+        if replica is None:
+            return ""
+        if replica.vanished:
+            raise forms.ValidationError(
+                "This face is no longer at Tavus. Pick another, or no default."
+            )
+        if replica.status == Replica.Status.ERROR:
+            raise forms.ValidationError("This face failed training at Tavus. Pick another.")
+        return replica.replica_id
+
+    def clean_external_voice_id(self) -> str:
+        value = self.cleaned_data["external_voice_id"].strip()
+        if any(c.isspace() for c in value):
+            raise forms.ValidationError("A voice id has no spaces. Copy it exactly as given.")
+        return value
+
+    def clean_hotwords(self) -> str:
+        words = [w.strip() for w in self.cleaned_data["hotwords"].split(",")]
+        return ", ".join(w for w in words if w)
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("pipeline_mode") == Persona.PipelineMode.FULL
+            and not (data.get("system_prompt") or "").strip()
+        ):
+            self.add_error(
+                "system_prompt",
+                "Write the instructions: in full mode the replica needs them to know who it is.",
+            )
+        if data.get("external_voice_id") and not data.get("tts_engine"):
+            self.add_error("tts_engine", "Pick the voice engine this voice id belongs to.")
+        return data
+
+    # --- What to send to Tavus -------------------------------------------------------------
+
+    def layers_from(self, base: dict | None = None) -> dict:
+        """`base` layers (e.g. of the persona being duplicated) with this form's values on top."""
+        layers = copy.deepcopy(base or {})
+        for name, (layer, key) in LAYER_FIELDS.items():
+            value = self.cleaned_data.get(name)
+            if _blank(value):
+                if isinstance(layers.get(layer), dict):
+                    layers[layer].pop(key, None)
+                continue
+            if not isinstance(layers.get(layer), dict):
+                layers[layer] = {}
+            layers[layer][key] = value
+        return {name: layer for name, layer in layers.items() if layer != {}}
+
+    def create_body(self, base_layers: dict | None = None) -> dict:
+        """The POST /v2/personas body."""
+        body = {}
+        for name, key in TOP_LEVEL.items():
+            value = self.cleaned_data.get(name)
+            if not _blank(value):
+                body[key] = value
+        layers = self.layers_from(base_layers)
+        if layers:
+            body["layers"] = layers
+        return body
+
+    def patch_operations(self, persona: Persona) -> list[dict]:
+        """A JSON Patch (RFC 6902) of only what changed against the local copy of `persona`."""
+        ops: list[dict] = []
+        raw = persona.raw or {}
+        current = {
+            "persona_name": persona.name,
+            "system_prompt": persona.system_prompt,
+            "context": persona.context,
+            "pipeline_mode": persona.pipeline_mode,
+            "default_replica_id": persona.default_replica_id,
+        }
+        for name, key in TOP_LEVEL.items():
+            old, new = current[name], self.cleaned_data.get(name)
+            if (_blank(old) and _blank(new)) or old == new:
+                continue
+            exists = not _blank(old) or raw.get(key) is not None
+            path = f"/{key}"
+            if _blank(new):
+                if exists:
+                    ops.append({"op": "remove", "path": path})
+            else:
+                ops.append({"op": "replace" if exists else "add", "path": path, "value": new})
+
+        layers = persona.layers if isinstance(persona.layers, dict) else {}
+        new_layers: dict[str, dict] = {}  # layers that do not exist yet: added whole
+        for name, (layer, key) in LAYER_FIELDS.items():
+            section = layers.get(layer) if isinstance(layers.get(layer), dict) else None
+            old = section.get(key) if section is not None else None
+            new = self.cleaned_data.get(name)
+            if (_blank(old) and _blank(new)) or old == new:
+                continue
+            path = f"/layers/{layer}/{key}"
+            if _blank(new):
+                if section is not None and key in section:
+                    ops.append({"op": "remove", "path": path})
+            elif section is not None and key in section:
+                ops.append({"op": "replace", "path": path, "value": new})
+            elif section is not None:
+                ops.append({"op": "add", "path": path, "value": new})
+            else:
+                # JSON Patch cannot add a member to an object that does not exist: add the
+                # layer itself (RFC 6902 §4.1).
+                new_layers.setdefault(layer, {})[key] = new
+        if new_layers:
+            if "layers" in raw or layers:
+                for layer, value in new_layers.items():
+                    ops.append({"op": "add", "path": f"/layers/{layer}", "value": value})
+            else:
+                ops.append({"op": "add", "path": "/layers", "value": new_layers})
+        return ops
+
+    def changed_fields(self) -> dict:
+        """The local fields (as in Persona.fields_from_tavus) after Tavus accepted the form."""
+        layers = self.layers_from(self.persona.layers if self.persona else None)
+        values = {
+            "name": self.cleaned_data["persona_name"],
+            "system_prompt": self.cleaned_data.get("system_prompt") or "",
+            "context": self.cleaned_data.get("context") or "",
+            "pipeline_mode": self.cleaned_data["pipeline_mode"],
+            "default_replica_id": self.cleaned_data.get("default_replica_id") or "",
+            "layers": layers,
+        }
+        raw = dict(self.persona.raw or {}) if self.persona else {}
+        raw.update(self.create_body())
+        raw["layers"] = layers
+        for name, key in TOP_LEVEL.items():
+            if _blank(self.cleaned_data.get(name)):
+                raw.pop(key, None)
+        values["raw"] = raw
+        return values
+
+    def add_tavus_error(self, error) -> None:
+        """Put an InvalidRequest next to the field it concerns, or at the top of the form."""
+        field = getattr(error, "field", None)
+        field = FIELD_ALIASES.get(field, field)
+        if field in self.fields:
+            self.add_error(field, error.message)
+        else:
+            self.add_error(None, error.message)

@@ -1,0 +1,252 @@
+"""Effective settings: exactly what launching a preset sends to Tavus, and what it means.
+
+One function feeds both the preset editor's preview and the launch page, so what staff read is
+what Tavus gets. The launch code adds `callback_url` and tags `conversation_name` itself.
+"""
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from studio.library.models import Persona, Replica
+from studio.presets.validators import mask_role_arn
+
+OVERRIDABLE = ("custom_greeting", "conversational_context", "language", "conversation_name")
+S3_FIELDS = ("recording_s3_bucket_name", "recording_s3_bucket_region", "aws_assume_role_arn")
+# Tavus's own default, and the point past which an unopened link costs real money.
+LONG_ABSENT_TIMEOUT = 300
+# A face not checked against Tavus for this long may have changed or gone.
+STALE_AFTER = timedelta(days=7)
+
+
+@dataclass
+class EffectiveSettings:
+    body: dict
+    redacted_body: dict
+    summary: list[str]
+    warnings: list[str]
+    face: Replica | None
+    billable_seconds: int
+    # The warnings that make Tavus refuse the launch outright (a subset of `warnings`).
+    blockers: list[str] = field(default_factory=list)
+    persona: Persona | None = None
+    # True when the face comes from the persona's default rather than the preset.
+    face_is_default: bool = False
+
+    @property
+    def json(self) -> str:
+        """The redacted body as shown to people."""
+        return json.dumps(self.redacted_body, indent=2, ensure_ascii=False)
+
+
+def describe_seconds(seconds: int) -> str:
+    """60 → "1 minute", 90 → "1 minute 30 seconds", 3600 → "1 hour"."""
+    if seconds <= 0:
+        return "0 seconds"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes, rest = divmod(seconds, 60)
+    parts = []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    if rest:
+        parts.append(f"{rest} second{'s' if rest != 1 else ''}")
+    return " ".join(parts)
+
+
+def _people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"
+
+
+def _clean_overrides(overrides: dict | None) -> dict:
+    clean = {}
+    for key, value in (overrides or {}).items():
+        if key not in OVERRIDABLE or value is None:
+            continue
+        value = str(value).strip()
+        if value:
+            clean[key] = value
+    return clean
+
+
+def build_effective(preset, overrides: dict | None = None) -> EffectiveSettings:
+    overrides = _clean_overrides(overrides)
+    persona = preset.persona
+    face = preset.face
+
+    greeting = overrides.get("custom_greeting", preset.custom_greeting).strip()
+    # A greeting written at launch replaces the AI's dynamic one: Tavus gets one or the other.
+    dynamic = preset.dynamic_greeting and "custom_greeting" not in overrides
+    if dynamic:
+        greeting = ""
+    context = overrides.get("conversational_context", preset.conversational_context)
+    language = overrides.get("language", preset.language).strip().lower()
+    name = overrides.get("conversation_name") or preset.conversation_name or preset.name
+    seconds = min(preset.max_call_minutes, 60) * 60
+    recording_target = {
+        key: getattr(preset, key) for key in S3_FIELDS if getattr(preset, key).strip()
+    }
+
+    properties = {
+        "max_call_duration": seconds,
+        "participant_left_timeout": preset.participant_left_timeout,
+        "participant_absent_timeout": preset.participant_absent_timeout,
+        "language": language,
+        "apply_greenscreen": preset.apply_greenscreen,
+        "enable_closed_captions": preset.enable_closed_captions,
+        "enable_recording": preset.enable_recording,
+    }
+    if preset.enable_recording:
+        properties.update(recording_target)
+
+    body: dict = {"persona_id": persona.persona_id}
+    if preset.replica_id:
+        body["replica_id"] = preset.replica.replica_id
+    body["conversation_name"] = name
+    body["conversational_context"] = context
+    if greeting:
+        body["custom_greeting"] = greeting
+    if dynamic:
+        body["enable_dynamic_greeting"] = True
+    body["audio_only"] = preset.audio_only
+    body["test_mode"] = preset.test_mode
+    body["require_auth"] = preset.require_auth
+    if preset.max_participants:
+        body["max_participants"] = preset.max_participants
+    body["properties"] = properties
+
+    redacted = copy.deepcopy(body)
+    if "aws_assume_role_arn" in redacted["properties"]:
+        arn = redacted["properties"]["aws_assume_role_arn"]
+        redacted["properties"]["aws_assume_role_arn"] = mask_role_arn(arn)
+
+    summary = _summary(preset, face, greeting, dynamic, context, language, seconds)
+    warnings, blockers = _warnings(preset, face, seconds, len(recording_target))
+    return EffectiveSettings(
+        body=body,
+        redacted_body=redacted,
+        summary=summary,
+        warnings=warnings,
+        face=face,
+        billable_seconds=0 if preset.test_mode else seconds,
+        blockers=blockers,
+        persona=persona,
+        face_is_default=face is not None and not preset.replica_id,
+    )
+
+
+def _summary(preset, face, greeting, dynamic, context, language, seconds) -> list[str]:
+    from studio.tavus.languages import LANGUAGES
+
+    lines = []
+    if preset.test_mode:
+        lines.append("Dry run: no replica joins, nothing billed")
+    lines.append(f"Can run for up to {describe_seconds(seconds)} (billed while it runs)")
+    lines.append(
+        f"Ends {describe_seconds(preset.participant_absent_timeout)} after launch if nobody joins"
+        if preset.participant_absent_timeout
+        else "Doesn't wait for anyone to join"
+    )
+    if preset.participant_left_timeout:
+        left = describe_seconds(preset.participant_left_timeout)
+        lines.append(f"Ends {left} after the last person leaves")
+    else:
+        lines.append("Keeps running after everyone leaves, until the time limit")
+    if preset.require_auth:
+        lines.append("Only people with the private link can join")
+    else:
+        lines.append("Anyone with the link can join")
+    if preset.max_participants:
+        lines.append(f"Up to {_people(preset.max_participants - 1)} plus the replica")
+    if language == "multilingual":
+        lines.append("Detects the language people speak and answers in it")
+    else:
+        label = dict(LANGUAGES).get(language, language.title())
+        lines.append(f"Speaks {label}")
+    if greeting:
+        lines.append(f"Opens with: “{Truncator(greeting).chars(90)}”")
+    elif dynamic:
+        lines.append("Opens with a greeting the AI writes for the moment")
+    else:
+        lines.append("Opens with the persona's usual greeting")
+    if context.strip():
+        words = len(context.split())
+        lines.append(f"Adds {words} word{'s' if words != 1 else ''} of context for this call")
+    if preset.audio_only:
+        lines.append("Voice only: the replica's video is not shown")
+    if preset.enable_closed_captions:
+        lines.append("Shows live captions")
+    if preset.apply_greenscreen:
+        lines.append("Green background behind the replica, ready to key out")
+    if preset.enable_recording:
+        if preset.recording_s3_bucket_name:
+            region = preset.recording_s3_bucket_region or "region not set"
+            lines.append(
+                f"Can be recorded to the S3 bucket “{preset.recording_s3_bucket_name}” ({region})"
+            )
+        else:
+            lines.append("Recording is allowed")
+    return lines
+
+
+def _warnings(preset, face, seconds, s3_fields_set) -> tuple[list[str], list[str]]:
+    persona = preset.persona
+    warnings: list[str] = []
+    blockers: list[str] = []
+
+    def block(text: str) -> None:
+        warnings.append(text)
+        blockers.append(text)
+
+    if persona.vanished:
+        block(f"The persona “{persona}” is no longer at Tavus, so Tavus will refuse to start.")
+    if face is None:
+        if persona.default_replica_id:
+            warnings.append(
+                f"The persona's default face ({persona.default_replica_id}) isn't in the "
+                "library. Sync the library to check that it still exists."
+            )
+        else:
+            block(
+                f"The persona “{persona}” has no default face and no replica is chosen, "
+                "so Tavus will refuse to start. Pick a face."
+            )
+    elif face.vanished:
+        block(f"The face “{face}” is no longer at Tavus, so launching will fail. Pick another.")
+    elif face.status == Replica.Status.TRAINING:
+        block(f"The face “{face}” is still training: it can't join until it's ready.")
+    elif face.status == Replica.Status.ERROR:
+        block(f"The face “{face}” failed training at Tavus and can't join. Pick another.")
+    elif face.synced_at and timezone.now() - face.synced_at > STALE_AFTER:
+        days = (timezone.now() - face.synced_at).days
+        warnings.append(
+            f"The face “{face}” was last checked with Tavus {days} days ago. "
+            "Sync the library to be sure it is still there."
+        )
+    if preset.enable_recording and s3_fields_set < len(S3_FIELDS):
+        warnings.append(
+            "Recording is on but the S3 bucket, region and role are not all set, "
+            "so Tavus has nowhere to save it."
+        )
+    if not preset.test_mode:
+        if preset.participant_left_timeout == 0:
+            warnings.append(
+                "No participant-left timeout: the call keeps running and billing after "
+                f"everyone leaves, until the max duration ({describe_seconds(seconds)})."
+            )
+        if preset.participant_absent_timeout > LONG_ABSENT_TIMEOUT:
+            warnings.append(
+                f"Waits {describe_seconds(preset.participant_absent_timeout)} for someone to "
+                "join: a link nobody opens keeps billing that long."
+            )
+    if preset.require_auth:
+        warnings.append(
+            "Private room: the participant link carries its own access pass, so anyone you "
+            "share that link with can join. Share it only with the person meant to join."
+        )
+    return warnings, blockers

@@ -1,0 +1,422 @@
+"""The preset editor. Every rule lives here (and in validators.py), never only in the browser."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from studio.library.models import Persona, Replica
+from studio.presets.models import MAX_CALL_MINUTES, MAX_TIMEOUT_SECONDS, Preset
+from studio.presets.validators import (
+    AWS_REGION_CHOICES,
+    TAVUS_AWS_ACCOUNT,
+    TAVUS_EXTERNAL_ID,
+    validate_aws_region,
+    validate_role_arn,
+    validate_s3_bucket_name,
+)
+from studio.tavus.languages import LANGUAGES, is_supported
+
+_LABEL_TO_VALUE = {label.lower(): value for value, label in LANGUAGES}
+_VALUE_TO_LABEL = dict(LANGUAGES)
+
+# A checkbox and the fields it brings on screen. "greeting" is shown when its box is OFF.
+SECTIONS = {
+    "greeting": ("dynamic_greeting", ("custom_greeting",)),
+    "participants": ("limit_participants", ("max_participants",)),
+    "recording": (
+        "enable_recording",
+        ("recording_s3_bucket_name", "recording_s3_bucket_region", "aws_assume_role_arn"),
+    ),
+}
+CONTROLLERS = {controller: section for section, (controller, _) in SECTIONS.items()}
+
+
+class LanguageField(forms.CharField):
+    """Typed or picked from a list; shows "Spanish", stores Tavus's "spanish"."""
+
+    def prepare_value(self, value):
+        return _VALUE_TO_LABEL.get(value, value)
+
+    def to_python(self, value):
+        value = super().to_python(value).strip()
+        return _LABEL_TO_VALUE.get(value.lower(), value.lower())
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not is_supported(value):
+            raise ValidationError(
+                "Tavus doesn't support that language. Pick one from the list, or “Detect "
+                "automatically”."
+            )
+
+
+class PersonaChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, persona: Persona) -> str:
+        label = persona.name or persona.persona_id
+        if persona.vanished:
+            return f"{label} (no longer at Tavus)"
+        return f"{label} (stock)" if persona.is_stock else label
+
+
+def _seconds_field(label: str, help_text: str) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        min_value=0,
+        max_value=MAX_TIMEOUT_SECONDS,
+        help_text=help_text,
+        error_messages={
+            "min_value": "Use 0 or more seconds.",
+            "max_value": f"Tavus allows at most {MAX_TIMEOUT_SECONDS} seconds (an hour).",
+        },
+    )
+
+
+class PresetForm(forms.ModelForm):
+    name = forms.CharField(
+        label="Preset name",
+        max_length=120,
+        help_text="What operators pick on the Launch page, e.g. “Onboarding call, Spanish”.",
+        error_messages={"required": "Give the preset a name."},
+    )
+    persona = PersonaChoiceField(
+        label="Persona",
+        queryset=Persona.objects.none(),
+        empty_label="Pick a persona…",
+        help_text=(
+            "Who the replica is: its instructions, voice and senses. Personas live in the Library."
+        ),
+        error_messages={"required": "Pick a persona."},
+    )
+    replica = forms.ModelChoiceField(
+        label="Face",
+        queryset=Replica.objects.none(),
+        required=False,
+        empty_label="The persona's default face",
+        widget=forms.RadioSelect,
+        blank=True,  # radio buttons get the "persona's default" choice only when asked
+        help_text="The replica people see. Leave it on the persona's default unless you want "
+        "someone else.",
+    )
+    dynamic_greeting = forms.BooleanField(
+        label="Let the AI write the greeting",
+        required=False,
+        help_text="The replica opens with a greeting suited to the context instead of a fixed "
+        "line.",
+    )
+    custom_greeting = forms.CharField(
+        label="Greeting",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The first thing the replica says when someone joins. Blank uses the "
+        "persona's usual greeting.",
+    )
+    language = LanguageField(
+        label="Language",
+        max_length=40,
+        initial="english",
+        widget=forms.TextInput(attrs={"list": "language-options", "autocomplete": "off"}),
+        help_text="The language the replica listens and speaks in. Type to search. “Detect "
+        "automatically” follows whatever the person speaks.",
+        error_messages={"required": "Pick a language, or “Detect automatically”."},
+    )
+    max_call_minutes = forms.IntegerField(
+        label="Time limit (minutes)",
+        min_value=1,
+        max_value=MAX_CALL_MINUTES,
+        help_text="The call ends after this long whatever happens, and is billed while it runs. "
+        "Tavus allows at most 60 minutes.",
+        error_messages={
+            "required": "Enter a time limit in minutes.",
+            "min_value": "Allow at least 1 minute.",
+            "max_value": "Tavus allows at most 60 minutes per conversation.",
+        },
+    )
+    participant_absent_timeout = _seconds_field(
+        "If nobody joins, end after (seconds)",
+        "Counted from launch. Tavus's default is 300 (5 minutes). The replica waits, and "
+        "bills, until then.",
+    )
+    participant_left_timeout = _seconds_field(
+        "After the last person leaves, end after (seconds)",
+        "0 means the call keeps running, and billing, until the time limit.",
+    )
+    limit_participants = forms.BooleanField(
+        label="Limit how many can join",
+        required=False,
+        help_text="Turn on, then set the number below. Extra people are turned away.",
+    )
+    max_participants = forms.IntegerField(
+        label="Most people in the room, counting the replica",
+        min_value=2,
+        max_value=100,
+        required=False,
+        help_text="The replica counts as one: 2 means one person plus the replica.",
+        error_messages={
+            "min_value": "At least 2: the replica counts as one participant.",
+            "max_value": "At most 100.",
+        },
+    )
+    recording_s3_bucket_name = forms.CharField(
+        label="S3 bucket name",
+        max_length=63,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Exactly as in the AWS console, e.g. “acme-call-recordings”.",
+    )
+    recording_s3_bucket_region = forms.ChoiceField(
+        label="Bucket region",
+        choices=[("", "Pick the bucket's region…"), *AWS_REGION_CHOICES],
+        required=False,
+    )
+    aws_assume_role_arn = forms.CharField(
+        label="IAM role ARN",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=(
+            f"Tavus assumes this role to write into the bucket: its trust policy must allow AWS "
+            f"account {TAVUS_AWS_ACCOUNT} with external id “{TAVUS_EXTERNAL_ID}”."
+        ),
+    )
+    retention_days = forms.IntegerField(
+        label="Keep conversation records for (days)",
+        min_value=1,
+        max_value=3650,
+        required=False,
+        help_text="Transcripts and details of conversations from this preset are deleted from "
+        "the studio after this many days. Blank keeps them.",
+    )
+
+    class Meta:
+        model = Preset
+        fields = [
+            "name",
+            "persona",
+            "replica",
+            "dynamic_greeting",
+            "custom_greeting",
+            "conversational_context",
+            "language",
+            "conversation_name",
+            "max_call_minutes",
+            "participant_absent_timeout",
+            "participant_left_timeout",
+            "require_auth",
+            "limit_participants",
+            "max_participants",
+            "audio_only",
+            "enable_closed_captions",
+            "apply_greenscreen",
+            "enable_recording",
+            "recording_s3_bucket_name",
+            "recording_s3_bucket_region",
+            "aws_assume_role_arn",
+            "test_mode",
+            "pinned",
+            "retention_days",
+        ]
+        labels = {
+            "conversational_context": "Context for these conversations",
+            "conversation_name": "Conversation name",
+            "require_auth": "Private room",
+            "audio_only": "Voice only (no video of the replica)",
+            "enable_closed_captions": "Live captions",
+            "apply_greenscreen": "Green background",
+            "enable_recording": "Allow recording to your S3 bucket",
+            "test_mode": "Dry run",
+            "pinned": "Pin to the top of the preset list",
+        }
+        help_texts = {
+            "conversational_context": "Added to the persona's background for every conversation "
+            "from this preset: who the person is, why they're here. Operators can change it at "
+            "launch.",
+            "conversation_name": "Shown in Tavus and in History. Blank uses the preset name.",
+            "require_auth": "Only people with the private link (it carries an access pass) can "
+            "join.",
+            "audio_only": "People hear the replica but don't see it.",
+            "enable_closed_captions": "Shows what is said as text during the call.",
+            "apply_greenscreen": "Replaces the replica's background with green so video tools "
+            "can key it out.",
+            "enable_recording": "Tavus saves recordings into your own AWS S3 bucket. Recording "
+            "is started from within the call.",
+            "test_mode": "Dry run: no replica joins, nothing billed. For checking settings and "
+            "links.",
+        }
+        widgets = {
+            "conversational_context": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, validate_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        personas = Persona.objects.filter(vanished=False)
+        replicas = Replica.objects.filter(vanished=False)
+        # A preset pointing at something that vanished still shows it, so the error makes sense.
+        if instance.persona_id:
+            personas = personas | Persona.objects.filter(pk=instance.persona_id)
+        if instance.replica_id:
+            replicas = replicas | Replica.objects.filter(pk=instance.replica_id)
+        self.fields["persona"].queryset = personas.order_by("vanished", "-persona_type", "name")
+        self.fields["replica"].queryset = replicas.order_by("vanished", "-replica_type", "name")
+        if not self.is_bound:
+            self.initial.setdefault("limit_participants", instance.max_participants is not None)
+        # Needed once their box is ticked, so not labelled "(optional)".
+        for section in ("recording", "participants"):
+            for name in SECTIONS[section][1]:
+                self.fields[name].hide_optional = True
+        if validate_url:
+            # Each field checks itself as the person leaves it; the answer swaps the regions it
+            # concerns and the preview out-of-band (the form carries hx-swap="none").
+            for field in self.fields.values():
+                field.widget.attrs.update(
+                    {
+                        "hx-post": validate_url,
+                        "hx-trigger": "change",
+                        "hx-sync": "closest form:queue all",
+                    }
+                )
+
+    # --- Single fields ---------------------------------------------------------------------
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError("Give the preset a name.")
+        if not self.instance.archived and Preset.objects.name_taken(name, self.instance.pk):
+            raise ValidationError("Another preset already has this name. Pick a different one.")
+        return name
+
+    def clean_persona(self) -> Persona:
+        persona = self.cleaned_data["persona"]
+        if persona.vanished:
+            raise ValidationError("This persona is no longer at Tavus. Pick another.")
+        return persona
+
+    def clean_replica(self) -> Replica | None:
+        replica = self.cleaned_data.get("replica")
+        if replica is None:
+            return None
+        if replica.vanished:
+            raise ValidationError("This face is no longer at Tavus. Pick another.")
+        if replica.status == Replica.Status.ERROR:
+            raise ValidationError("This face failed training at Tavus. Pick another.")
+        return replica
+
+    # --- Rules across fields ---------------------------------------------------------------
+
+    def clean(self):
+        data = super().clean()
+        self._clean_face(data)
+        if data.get("dynamic_greeting") and (data.get("custom_greeting") or "").strip():
+            self.add_error(
+                "custom_greeting",
+                "Choose one: clear this greeting, or untick “Let the AI write the greeting”.",
+            )
+        if data.get("limit_participants"):
+            if data.get("max_participants") is None and "max_participants" not in self.errors:
+                self.add_error(
+                    "max_participants", "Enter the most people allowed, or untick the limit."
+                )
+        else:
+            # The number only counts while the limit is on (the box hides it on screen).
+            self._forget("max_participants", None)
+        if data.get("enable_recording"):
+            self._clean_recording(data)
+        else:
+            for name in SECTIONS["recording"][1]:
+                self._forget(name, "")
+        return data
+
+    def _forget(self, name: str, empty) -> None:
+        self.cleaned_data[name] = empty
+        self._errors.pop(name, None)
+
+    def _clean_face(self, data) -> None:
+        persona, replica = data.get("persona"), data.get("replica")
+        if persona is None or replica is not None or "replica" in self.errors:
+            return
+        default = persona.default_replica
+        if not persona.default_replica_id:
+            self.add_error(
+                "replica", f"“{persona}” has no default face, so pick the face to use here."
+            )
+        elif default is not None and default.vanished:
+            self.add_error(
+                "replica",
+                f"The persona's default face, {default}, is no longer at Tavus. Pick one here.",
+            )
+        elif default is not None and default.status == Replica.Status.ERROR:
+            self.add_error(
+                "replica", f"The persona's default face, {default}, failed training. Pick one."
+            )
+
+    def _clean_recording(self, data) -> None:
+        rules = {
+            "recording_s3_bucket_name": (validate_s3_bucket_name, "Enter the S3 bucket name."),
+            "recording_s3_bucket_region": (validate_aws_region, "Pick the bucket's region."),
+            "aws_assume_role_arn": (validate_role_arn, "Enter the IAM role Tavus should use."),
+        }
+        for name, (validator, missing) in rules.items():
+            if name in self.errors:
+                continue
+            value = (data.get(name) or "").strip()
+            data[name] = value
+            if not value:
+                self.add_error(name, f"Needed for recording. {missing}")
+                continue
+            try:
+                validator(value)
+            except ValidationError as error:
+                self.add_error(name, error)
+
+    def validate_constraints(self):
+        # clean_name already explains a clash in plain words; the database constraint stays
+        # as the backstop for two people saving at the same moment.
+        pass
+
+    # --- For the template ------------------------------------------------------------------
+
+    def _current(self, name: str):
+        bound = self[name]
+        return bound.field.to_python(bound.value()) if name in CONTROLLERS else bound.value()
+
+    @property
+    def visible_sections(self) -> dict[str, bool]:
+        """Which dependent sections are on screen (without JS every section always is)."""
+        errors = self.errors if self.is_bound else {}
+        visible = {}
+        for section, (controller, names) in SECTIONS.items():
+            on = bool(self._current(controller))
+            wanted = not on if section == "greeting" else on
+            visible[section] = wanted or any(name in errors for name in names)
+        return visible
+
+    @property
+    def persona_default_face(self) -> Replica | None:
+        try:
+            persona = self.fields["persona"].to_python(self["persona"].value())
+        except ValidationError:
+            return None
+        return persona.default_replica if persona else None
+
+    @property
+    def selected_persona(self) -> Persona | None:
+        try:
+            return self.fields["persona"].to_python(self["persona"].value())
+        except ValidationError:
+            return None
+
+    def regions_for(self, trigger: str | None) -> list[tuple[str, str]]:
+        """The parts of the page to re-render after `trigger` changed."""
+        if trigger in CONTROLLERS:
+            return [("section", CONTROLLERS[trigger])]
+        if trigger == "persona":
+            return [("field", "persona"), ("field", "replica")]
+        if trigger in self.fields:
+            return [("field", trigger)]
+        return []
+
+    def quiet_untouched(self, section: str) -> None:
+        """A section that just appeared shows no "required" errors on its empty fields."""
+        for name in SECTIONS[section][1]:
+            if not self.data.get(name):
+                self._errors.pop(name, None)

@@ -1,0 +1,166 @@
+"""Presets: named, saved sets of launch settings, so a conversation starts in two clicks."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Lower
+
+from studio.library.models import Persona, Replica
+from studio.presets.validators import (
+    AWS_REGION_CHOICES,
+    validate_language,
+    validate_role_arn,
+    validate_s3_bucket_name,
+)
+
+# Tavus caps max_call_duration at 3600 s (tavus-api.md §2.2); we enter it in minutes.
+MAX_CALL_MINUTES = 60
+MAX_TIMEOUT_SECONDS = 3600
+
+
+class PresetQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(archived=False)
+
+    def pinned_first(self):
+        return self.order_by("-pinned", Lower("name"))
+
+    def name_taken(self, name: str, exclude_pk: int | None = None) -> bool:
+        """Another non-archived preset already has this name (case does not matter)."""
+        return self.active().filter(name__iexact=name.strip()).exclude(pk=exclude_pk).exists()
+
+
+class Preset(models.Model):
+    name = models.CharField(max_length=120)
+    persona = models.ForeignKey(Persona, on_delete=models.PROTECT, related_name="presets")
+    # Blank: the persona's default face is used.
+    replica = models.ForeignKey(
+        Replica, on_delete=models.PROTECT, null=True, blank=True, related_name="presets"
+    )
+    conversation_name = models.CharField(max_length=200, blank=True)
+    conversational_context = models.TextField(blank=True)
+    custom_greeting = models.TextField(blank=True)
+    dynamic_greeting = models.BooleanField(default=False)
+    language = models.CharField(max_length=40, default="english", validators=[validate_language])
+    audio_only = models.BooleanField(default=False)
+    max_call_minutes = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_CALL_MINUTES)]
+    )
+    participant_left_timeout = models.PositiveIntegerField(
+        default=30, validators=[MaxValueValidator(MAX_TIMEOUT_SECONDS)]
+    )
+    participant_absent_timeout = models.PositiveIntegerField(
+        default=300, validators=[MaxValueValidator(MAX_TIMEOUT_SECONDS)]
+    )
+    apply_greenscreen = models.BooleanField(default=False)
+    enable_closed_captions = models.BooleanField(default=False)
+    enable_recording = models.BooleanField(default=False)
+    recording_s3_bucket_name = models.CharField(
+        max_length=63, blank=True, validators=[validate_s3_bucket_name]
+    )
+    recording_s3_bucket_region = models.CharField(
+        max_length=20, blank=True, choices=AWS_REGION_CHOICES
+    )
+    aws_assume_role_arn = models.CharField(
+        max_length=200, blank=True, validators=[validate_role_arn]
+    )
+    require_auth = models.BooleanField(default=False)
+    # The replica counts as one participant; blank means no limit.
+    max_participants = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(2)]
+    )
+    test_mode = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PresetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pinned", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=models.Q(archived=False),
+                name="preset_name_unique_when_active",
+                violation_error_message="Another preset already has this name.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(dynamic_greeting=True, custom_greeting__gt=""),
+                name="preset_one_kind_of_greeting",
+                violation_error_message="Choose a written greeting or a dynamic one, not both.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def face(self) -> Replica | None:
+        """The replica that will appear: the preset's own, else the persona's default."""
+        return self.replica or self.persona.default_replica
+
+    def effective_settings(self, overrides: dict | None = None):
+        """What launching this preset sends to Tavus, and what it means (see effective.py)."""
+        from studio.presets.effective import build_effective
+
+        return build_effective(self, overrides)
+
+    # --- Actions from the list page ---------------------------------------------------------
+
+    def touch(self, user, **fields) -> None:
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.updated_by = user
+        self.save(update_fields=[*fields, "updated_by", "updated_at"])
+
+    def duplicate(self, user) -> "Preset":
+        copy = Preset.objects.get(pk=self.pk)
+        copy.pk = None
+        copy.name = self.free_copy_name()
+        copy.pinned = copy.archived = False
+        copy.created_by = copy.updated_by = user
+        copy.save()
+        return copy
+
+    def free_copy_name(self) -> str:
+        base = f"Copy of {self.name}"[:110]
+        name, n = base, 2
+        while Preset.objects.name_taken(name):
+            name, n = f"{base} ({n})", n + 1
+        return name
+
+    def unarchive(self, user) -> None:
+        if Preset.objects.name_taken(self.name, exclude_pk=self.pk):
+            raise ValidationError(
+                f"Another preset is already called “{self.name}”. Rename one of them first."
+            )
+        try:
+            with transaction.atomic():
+                self.touch(user, archived=False)
+        except IntegrityError:
+            self.archived = True
+            raise ValidationError(f"Another preset is already called “{self.name}”.") from None
+
+
+class Milestone(models.Model):
+    """One-off things that happened once (e.g. the demo presets were made) and must not again."""
+
+    DEMO_PRESETS = "demo-presets"
+
+    name = models.CharField(max_length=50, unique=True)
+    reached_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

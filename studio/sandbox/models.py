@@ -1,0 +1,610 @@
+"""The sandbox's own tables: Tavus objects, room presence, in-room events and the webhook outbox.
+
+Every timer is a deadline column, so a reload, a restart or a second server process changes
+nothing: whoever ticks next acts on it. State changes that more than one thread may race on (the
+ticker, room requests, API calls) happen inside `Conversation.objects.locked(id)`.
+"""
+
+import secrets
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+
+from studio.sandbox import speech
+
+# A participant whose page sent no heartbeat for this long has gone (tab killed, laptop shut).
+STALE_SECONDS = 15.0
+# A page reload sends "leave" then "join" a moment later; don't end the call in between.
+RELOAD_GRACE_SECONDS = 2.0
+DEFAULT_MAX_CALL_DURATION = 3600
+DEFAULT_LEFT_TIMEOUT = 0
+DEFAULT_ABSENT_TIMEOUT = 300
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Tavus's timestamp format: ISO-8601 UTC with microseconds and a Z."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(6)
+
+
+class Replica(models.Model):
+    replica_id = models.CharField(primary_key=True, max_length=40)
+    replica_name = models.CharField(max_length=200)
+    replica_type = models.CharField(max_length=10, default="user")  # "user" | "system"
+    status = models.CharField(max_length=20, default="completed")
+    training_progress = models.CharField(max_length=20, default="100/100")
+    thumbnail_video_url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "replica_id"]
+
+    def __str__(self) -> str:
+        return f"{self.replica_name} ({self.replica_id})"
+
+    def as_api(self, *, verbose: bool = False, detail: bool = False) -> dict:
+        data = {
+            "replica_id": self.replica_id,
+            "replica_name": self.replica_name,
+            "thumbnail_video_url": self.thumbnail_video_url,
+            "training_progress": self.training_progress,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+        }
+        if detail:
+            data["updated_at"] = iso(self.updated_at)
+            data["error_message"] = None
+        if verbose:
+            data["replica_type"] = self.replica_type
+        return data
+
+
+class Persona(models.Model):
+    persona_id = models.CharField(primary_key=True, max_length=40)
+    persona_name = models.CharField(max_length=200, blank=True)
+    persona_type = models.CharField(max_length=10, default="user")  # "user" | "system"
+    # Everything else exactly as the API shows it (system_prompt, layers, default_replica_id...):
+    # JSON Patch works on this document, so it must stay a plain JSON object.
+    document = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "persona_id"]
+
+    def __str__(self) -> str:
+        return f"{self.persona_name} ({self.persona_id})"
+
+    def as_api(self) -> dict:
+        return {
+            "persona_id": self.persona_id,
+            "persona_name": self.persona_name,
+            **self.document,
+            "persona_type": self.persona_type,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+    @property
+    def default_replica_id(self) -> str:
+        return self.document.get("default_replica_id") or ""
+
+    @property
+    def perception_model(self) -> str:
+        layers = self.document.get("layers")
+        perception = layers.get("perception") if isinstance(layers, dict) else None
+        model = perception.get("perception_model") if isinstance(perception, dict) else None
+        return model if isinstance(model, str) else ""
+
+
+class ConversationQuerySet(models.QuerySet):
+    def visible(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def holding_slots(self):
+        """Conversations that use one of the plan's concurrent slots."""
+        return self.visible().filter(status=Conversation.ACTIVE, test_mode=False)
+
+    @contextmanager
+    def locked(self, conversation_id: str):
+        """The row, locked for the rest of the block (raises DoesNotExist)."""
+        with transaction.atomic():
+            yield self.select_for_update().get(pk=conversation_id)
+
+
+class Conversation(models.Model):
+    ACTIVE, ENDED = "active", "ended"
+
+    conversation_id = models.CharField(primary_key=True, max_length=40)
+    conversation_name = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, default=ACTIVE)
+    callback_url = models.CharField(max_length=1000, blank=True)
+    replica_id = models.CharField(max_length=40)
+    persona_id = models.CharField(max_length=40, null=True)
+    test_mode = models.BooleanField(default=False)
+    require_auth = models.BooleanField(default=False)
+    meeting_token = models.CharField(max_length=500, blank=True)
+    max_participants = models.PositiveIntegerField(null=True)
+    audio_only = models.BooleanField(default=False)
+    custom_greeting = models.TextField(blank=True)
+    conversational_context = models.TextField(blank=True)
+    latest_context = models.TextField(blank=True)  # the last appended or overwritten context
+    properties = models.JSONField(default=dict)  # as given, e.g. enable_recording, language
+    request = models.JSONField(default=dict)  # the whole create body, for reference
+    # Snapshot of the persona at creation: Tavus runs the call with the persona as it was.
+    persona_name = models.CharField(max_length=200, blank=True)
+    replica_name = models.CharField(max_length=200, blank=True)
+    system_prompt = models.TextField(blank=True)
+    perception_model = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Timers and lifecycle marks.
+    joins_at = models.DateTimeField(null=True)
+    replica_joined_at = models.DateTimeField(null=True)
+    first_joined_at = models.DateTimeField(null=True)  # first person opened the room
+    greeted_at = models.DateTimeField(null=True)
+    max_deadline = models.DateTimeField(null=True)
+    absent_deadline = models.DateTimeField(null=True)
+    left_deadline = models.DateTimeField(null=True)
+    ended_at = models.DateTimeField(null=True)
+    shutdown_reason = models.CharField(max_length=100, blank=True)
+    deleted_at = models.DateTimeField(null=True)
+
+    # In-room state.
+    seq = models.PositiveIntegerField(default=0)  # last seq handed out
+    turn_idx = models.PositiveIntegerField(default=0)
+    busy_until = models.DateTimeField(null=True)  # replica speaking until
+    speaking_inference_id = models.CharField(max_length=64, blank=True)
+    speaking_interruptible = models.BooleanField(default=False)
+    transcript = models.JSONField(default=list)  # user/assistant items; system item added at end
+    recording_started_at = models.DateTimeField(null=True)
+    recorded_seconds = models.FloatField(default=0)
+    recording_key = models.CharField(max_length=300, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "conversation_id"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_name} ({self.conversation_id})"
+
+    # --- API shape ------------------------------------------------------------------------
+
+    def as_api(self, conversation_url: str, *, verbose: bool = False) -> dict:
+        data = {
+            "conversation_id": self.conversation_id,
+            "conversation_name": self.conversation_name,
+            "conversation_url": conversation_url,
+            "callback_url": self.callback_url,
+            "status": self.status,
+            "replica_id": self.replica_id,
+            "persona_id": self.persona_id,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+        if verbose:
+            data["shutdown_reason"] = self.shutdown_reason or None
+            data["transcript"] = self.full_transcript() if self.status == self.ENDED else None
+            data["events"] = [e.envelope for e in self.stored_events.order_by("id")]
+        return data
+
+    @property
+    def left_timeout(self) -> int:
+        return self.properties.get("participant_left_timeout", DEFAULT_LEFT_TIMEOUT)
+
+    @property
+    def enable_recording(self) -> bool:
+        return bool(self.properties.get("enable_recording"))
+
+    @property
+    def speaker_name(self) -> str:
+        """Who the replica says it is: the persona's name, or the replica's without one."""
+        return self.persona_name or self.replica_name
+
+    def full_transcript(self) -> list[dict]:
+        parts = [self.system_prompt, self.conversational_context]
+        system = "\n\n".join(p for p in parts if p)
+        return [{"role": "system", "content": system}, *self.transcript]
+
+    # --- Webhook events (stored for ?verbose=true and queued for callback_url) -------------
+
+    def record_event(self, event_type: str, properties: dict, now: datetime) -> dict:
+        envelope = {
+            "conversation_id": self.conversation_id,
+            "event_type": event_type,
+            "message_type": event_type.split(".", 1)[0],
+            "timestamp": iso(now),
+            "webhook_url": self.callback_url,
+            "properties": properties,
+        }
+        self.stored_events.create(envelope=envelope)
+        if self.callback_url:
+            WebhookDelivery.objects.create(
+                conversation_id=self.conversation_id, url=self.callback_url, body=envelope
+            )
+        return envelope
+
+    # --- Lifecycle --------------------------------------------------------------------------
+
+    def join_replica(self, now: datetime) -> None:
+        self.replica_joined_at = now
+        self.save(update_fields=["replica_joined_at", "updated_at"])
+        self.record_event("system.replica_joined", {"replica_id": self.replica_id}, now)
+        # Era B twin, sent right after the legacy one with the same data.
+        self.record_event("system.pal_joined", {"face_id": self.replica_id}, now)
+
+    def end(self, reason: str, now: datetime) -> bool:
+        """Shut the room down and queue the post-call webhooks. False if already ended."""
+        if self.status != self.ACTIVE:
+            return False
+        if self.recording_started_at:
+            self.stop_recording(now)
+        self.status = self.ENDED
+        self.ended_at = now
+        self.shutdown_reason = reason
+        self.left_deadline = None
+        self.busy_until = None
+        self.save()
+        # What was due has been said; whatever the replica had not said yet never will be.
+        self.assign_due(now)
+        self.room_events.filter(seq__isnull=True).update(cancelled=True)
+        self.participants.filter(left_at__isnull=True).update(left_at=now)
+        self.record_event(
+            "system.shutdown", {"replica_id": self.replica_id, "shutdown_reason": reason}, now
+        )
+        self.record_event(
+            "application.transcription_ready",
+            {"replica_id": self.replica_id, "transcript": self.full_transcript()},
+            now,
+        )
+        bucket = self.properties.get("recording_s3_bucket_name")
+        if self.enable_recording and bucket and self.recording_key:
+            self.record_event(
+                "application.recording_ready",
+                {
+                    "bucket_name": bucket,
+                    "s3_key": self.recording_key,
+                    "duration": max(1, round(self.recorded_seconds)),
+                },
+                now,
+            )
+        if self.perception_model.startswith("raven"):
+            self.record_event(
+                "application.perception_analysis",
+                {"analysis": speech.perception_analysis(self)},
+                now,
+            )
+        return True
+
+    def present(self, now: datetime):
+        """Participants in the room now (not left, heartbeat fresh)."""
+        return self.participants.filter(
+            left_at__isnull=True, last_seen__gte=now - timedelta(seconds=STALE_SECONDS)
+        )
+
+    def sweep_presence(self, now: datetime) -> None:
+        """Count silent pages as gone; start the left timer when the room empties."""
+        cutoff = now - timedelta(seconds=STALE_SECONDS)
+        stale = list(self.participants.filter(left_at__isnull=True, last_seen__lt=cutoff))
+        for participant in stale:
+            participant.left_at = now
+            participant.save(update_fields=["left_at"])
+            self.schedule_presence("conversation.left", participant, now)
+        if stale and not self.present(now).exists() and self.left_deadline is None:
+            self.left_deadline = now + timedelta(seconds=self.left_timeout)
+            self.save(update_fields=["left_deadline", "updated_at"])
+
+    def due_shutdown(self, now: datetime) -> str | None:
+        """The reason this conversation must end at `now`, or None."""
+        candidates = [(self.max_deadline, "max_call_duration")]
+        if self.first_joined_at is None:
+            candidates.append((self.absent_deadline, "participant_absent_timeout"))
+        elif self.left_deadline is not None:
+            candidates.append((self.left_deadline, "participant_left_timeout"))
+        due = [(at, reason) for at, reason in candidates if at is not None and at <= now]
+        return min(due)[1] if due else None
+
+    def participant_join(self, participant_id: str, name: str, session: str, now: datetime):
+        participant, _ = self.participants.update_or_create(
+            participant_id=participant_id,
+            defaults={"name": name, "session": session, "last_seen": now, "left_at": None},
+        )
+        if self.first_joined_at is None:
+            self.first_joined_at = now
+            self.absent_deadline = None
+        self.left_deadline = None
+        self.save(update_fields=["first_joined_at", "absent_deadline", "left_deadline"])
+        event = self.schedule_presence("conversation.joined", participant, now)
+        self.assign_due(now)
+        event.refresh_from_db()
+        self.maybe_greet(now)
+        return participant, event
+
+    def participant_leave(self, participant, session, claimed_seq, inference_id, now):
+        """A page said goodbye. Ignored when a newer page (a reload) took over the seat."""
+        if participant.session != session or participant.left_at is not None:
+            return None
+        participant.left_at = now
+        participant.save(update_fields=["left_at"])
+        self.assign_due(now)
+        event = self.schedule_presence("conversation.left", participant, now, inference_id)
+        # The leaving page already posted this event to its parent with seq = its last + 1 (it
+        # could not wait for us while unloading); honour that number when it is still free.
+        if claimed_seq > self.seq:
+            self.seq = claimed_seq
+            event.seq = claimed_seq
+            event.save(update_fields=["seq"])
+            self.save(update_fields=["seq"])
+        if not self.present(now).exists():
+            grace = max(self.left_timeout, RELOAD_GRACE_SECONDS)
+            self.left_deadline = now + timedelta(seconds=grace)
+            self.save(update_fields=["left_deadline", "updated_at"])
+        return event
+
+    # --- In-room events (seq assigned when an event falls due, so a reload never repeats) ----
+
+    def schedule(self, event_type, properties, at, inference_id, turn_idx=None) -> "RoomEvent":
+        return self.room_events.create(
+            event_type=event_type,
+            properties=properties,
+            due_at=at,
+            inference_id=inference_id,
+            turn_idx=self.turn_idx if turn_idx is None else turn_idx,
+        )
+
+    def schedule_presence(self, event_type, participant, now, inference_id="") -> "RoomEvent":
+        properties = {
+            "role": "user",
+            "participant_id": participant.participant_id,
+            "name": participant.name,
+        }
+        return self.schedule(event_type, properties, now, inference_id or uuid.uuid4().hex)
+
+    def assign_due(self, now: datetime) -> None:
+        due = self.room_events.filter(seq__isnull=True, cancelled=False, due_at__lte=now)
+        events = list(due.order_by("due_at", "id"))
+        for event in events:
+            self.seq += 1
+            event.seq = self.seq
+            event.save(update_fields=["seq"])
+        if events:
+            self.save(update_fields=["seq"])
+
+    def events_after(self, seq: int) -> list[dict]:
+        events = self.room_events.filter(seq__gt=seq).order_by("seq")
+        return [e.envelope() for e in events]
+
+    def _say_as_replica(self, text: str, start: datetime, inference_id: str, interruptible: bool):
+        end = start
+        for event_type, properties, offset in speech.replica_speech(text):
+            end = start + timedelta(seconds=offset)
+            self.schedule(event_type, properties, end, inference_id)
+        self.busy_until = end
+        self.speaking_inference_id = inference_id
+        self.speaking_interruptible = interruptible
+        self.transcript = [*self.transcript, {"role": "assistant", "content": text}]
+
+    def _next_start(self, now: datetime) -> datetime:
+        return max(now, self.busy_until) if self.busy_until else now
+
+    def maybe_greet(self, now: datetime) -> bool:
+        """The replica's first line, once it is in the room and a person is too."""
+        if self.greeted_at or not self.replica_joined_at or self.status != self.ACTIVE:
+            return False
+        if not self.present(now).exists():
+            return False
+        self.greeted_at = now
+        greeting = self.custom_greeting or speech.default_greeting(self)
+        start = now + timedelta(seconds=speech.GREETING_DELAY)
+        # The greeting is never interruptible (Tavus docs, conversational flow).
+        self._say_as_replica(greeting, start, uuid.uuid4().hex, interruptible=False)
+        self.save()
+        return True
+
+    def user_says(self, text: str, now: datetime) -> str:
+        """The person said `text` (typed in the room, or conversation.respond)."""
+        if self.is_speaking(now) and self.speaking_interruptible:
+            self.interrupt(now)
+        self.turn_idx += 1
+        inference_id = uuid.uuid4().hex
+        start = self._next_start(now)
+        for event_type, properties, offset in speech.user_speech(text):
+            self.schedule(event_type, properties, start + timedelta(seconds=offset), inference_id)
+        self.transcript = [*self.transcript, {"role": "user", "content": text}]
+        reply = speech.reply(self, text)
+        reply_start = start + timedelta(seconds=speech.REPLY_DELAY)
+        self._say_as_replica(reply, reply_start, inference_id, interruptible=True)
+        self.save()
+        return inference_id
+
+    def echo(self, text: str, now: datetime) -> str:
+        """conversation.echo: the replica says exactly `text`, no LLM."""
+        self.turn_idx += 1
+        inference_id = uuid.uuid4().hex
+        self._say_as_replica(text, self._next_start(now), inference_id, interruptible=True)
+        self.save()
+        return inference_id
+
+    def is_speaking(self, now: datetime) -> bool:
+        return bool(self.busy_until and self.busy_until > now)
+
+    def interrupt(self, now: datetime) -> bool:
+        """conversation.interrupt: stop the replica mid-sentence (not during the greeting)."""
+        if not self.is_speaking(now) or not self.speaking_interruptible:
+            return False
+        self.assign_due(now)
+        inference_id = self.speaking_inference_id
+        mine = self.room_events.filter(inference_id=inference_id)
+        mine.filter(seq__isnull=True).update(cancelled=True)
+        self.schedule("conversation.replica_interrupted", {}, now, inference_id)
+        started = mine.filter(event_type="conversation.started_speaking", seq__isnull=False)
+        said = mine.filter(event_type="conversation.utterance.streaming", seq__isnull=False)
+        if started.exists():
+            last = said.order_by("-seq").first()
+            self.schedule(
+                "conversation.utterance.streaming",
+                {
+                    "role": "replica",
+                    "speech": last.properties["speech"] if last else "",
+                    "content_index": (last.properties["content_index"] + 1) if last else 0,
+                    "final": True,
+                    "is_interrupted": True,
+                },
+                now,
+                inference_id,
+            )
+            began = started.first().due_at
+            self.schedule(
+                "conversation.stopped_speaking",
+                {
+                    "role": "replica",
+                    "interrupted": True,
+                    "duration": round((now - began).total_seconds(), 2),
+                },
+                now,
+                inference_id,
+            )
+        self.busy_until = now
+        self.save(update_fields=["busy_until", "updated_at"])
+        return True
+
+    def set_context(self, context: str, *, append: bool) -> None:
+        if append and self.conversational_context:
+            self.conversational_context = f"{self.conversational_context}\n{context}"
+        else:
+            self.conversational_context = context
+        self.latest_context = context
+        self.save(update_fields=["conversational_context", "latest_context", "updated_at"])
+
+    def start_recording(self, now: datetime) -> bool:
+        if not self.enable_recording or self.status != self.ACTIVE:
+            return False
+        if self.recording_started_at is None:
+            self.recording_started_at = now
+            if not self.recording_key:
+                self.recording_key = f"{self.conversation_id}/{int(now.timestamp())}.mp4"
+            self.save(update_fields=["recording_started_at", "recording_key", "updated_at"])
+        return True
+
+    def stop_recording(self, now: datetime) -> bool:
+        if not self.enable_recording or self.recording_started_at is None:
+            return False
+        self.recorded_seconds += (now - self.recording_started_at).total_seconds()
+        self.recording_started_at = None
+        self.save(update_fields=["recorded_seconds", "recording_started_at", "updated_at"])
+        return True
+
+
+def default_deadlines(conversation: Conversation, properties: dict) -> None:
+    """Start the join, absent and duration timers from the creation time."""
+    created = conversation.created_at
+    max_call = properties.get("max_call_duration", DEFAULT_MAX_CALL_DURATION)
+    absent = properties.get("participant_absent_timeout", DEFAULT_ABSENT_TIMEOUT)
+    conversation.joins_at = created + timedelta(seconds=settings.SANDBOX_JOIN_DELAY)
+    conversation.max_deadline = created + timedelta(seconds=max_call)
+    conversation.absent_deadline = created + timedelta(seconds=absent)
+
+
+class Participant(models.Model):
+    """A person's seat in a room. The id lives in a cookie so a reload keeps the same seat."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    participant_id = models.CharField(max_length=40)
+    name = models.CharField(max_length=100, default="Guest")
+    session = models.CharField(max_length=40, blank=True)  # which page load holds the seat
+    joined_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()
+    left_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "participant_id"], name="sandbox_one_seat_per_participant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} in {self.conversation_id}"
+
+
+class RoomEvent(models.Model):
+    """One in-room app-message. `seq` stays empty until the event is due."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="room_events"
+    )
+    event_type = models.CharField(max_length=100)
+    properties = models.JSONField(default=dict)
+    inference_id = models.CharField(max_length=64)
+    turn_idx = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField()
+    seq = models.PositiveIntegerField(null=True)
+    cancelled = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "seq"]),
+            models.Index(fields=["conversation", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.seq}"
+
+    def envelope(self) -> dict:
+        """Exactly Tavus's app-message payload (shared/tavus-api.md §6.2)."""
+        return {
+            "message_type": "conversation",
+            "event_type": self.event_type,
+            "conversation_id": self.conversation_id,
+            "inference_id": self.inference_id,
+            "seq": self.seq,
+            "turn_idx": self.turn_idx,
+            "timestamp": round(self.due_at.timestamp(), 3),
+            "properties": self.properties,
+        }
+
+
+class StoredEvent(models.Model):
+    """A webhook envelope as sent, served again by GET ...?verbose=true."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="stored_events"
+    )
+    envelope = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.envelope.get("event_type", "?")
+
+
+class WebhookDelivery(models.Model):
+    """Outbox row: one POST to a callback_url. No foreign key: a hard delete must not lose it."""
+
+    conversation_id = models.CharField(max_length=40, db_index=True)
+    url = models.CharField(max_length=1000)
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True)  # None: as soon as possible
+    claimed_until = models.DateTimeField(null=True)  # a sender is working on it
+    delivered_at = models.DateTimeField(null=True)
+    gave_up_at = models.DateTimeField(null=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivered_at", "gave_up_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.body.get('event_type')} → {self.url}"

@@ -1,0 +1,93 @@
+"""What the sandbox replica says, and the timing of the in-room events around it.
+
+Deterministic on purpose: tests and demos must be able to predict every line. Offsets are seconds
+from the moment a turn starts; the room page replays them as they fall due.
+"""
+
+GREETING_DELAY = 0.3  # after the replica and a person are both in the room
+REPLY_DELAY = 0.5  # from the user's line to the replica starting to answer (< 1 s)
+WORDS_PER_CHUNK = 3
+CHUNK_SECONDS = 0.12
+TAIL_SECONDS = 0.2  # the last words take a moment to say
+MAX_QUOTE = 160
+
+
+def _short(text: str, limit: int = MAX_QUOTE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def default_greeting(conversation) -> str:
+    if conversation.persona_name:
+        return (
+            f"Hi, I'm {conversation.replica_name}, your {conversation.persona_name}. "
+            "What would you like to talk about?"
+        )
+    return f"Hi, I'm {conversation.replica_name}. What would you like to talk about?"
+
+
+def reply(conversation, text: str) -> str:
+    """The replica's answer to `text`: names the persona and the latest context, if any."""
+    quote = _short(text)
+    stop = "" if quote.endswith((".", "?", "!", "…")) else "."
+    answer = f"{conversation.speaker_name} here. You said: “{quote}”{stop}"
+    if conversation.latest_context:
+        answer += f" I'm keeping in mind: {_short(conversation.latest_context)}."
+    return answer + " Tell me more."
+
+
+def user_speech(text: str) -> list[tuple[str, dict, float]]:
+    """A person's typed line, as the events Tavus emits for speech it heard."""
+    return [
+        ("conversation.started_speaking", {"role": "user"}, 0.0),
+        (
+            "conversation.stopped_speaking",
+            {"role": "user", "interrupted": False, "duration": 0.1},
+            0.1,
+        ),
+        ("conversation.utterance", {"role": "user", "speech": text}, 0.15),
+    ]
+
+
+def replica_speech(text: str) -> list[tuple[str, dict, float]]:
+    """The replica saying `text`: started, the full utterance, streaming chunks, stopped."""
+    words = text.split() or [""]
+    chunks = [words[i : i + WORDS_PER_CHUNK] for i in range(0, len(words), WORDS_PER_CHUNK)]
+    events = [
+        ("conversation.started_speaking", {"role": "replica"}, 0.0),
+        # Tavus sends the whole intended utterance when the replica starts replying.
+        ("conversation.utterance", {"role": "replica", "speech": text}, 0.0),
+    ]
+    said: list[str] = []
+    offset = 0.05
+    for index, chunk in enumerate(chunks):
+        said.extend(chunk)
+        final = index == len(chunks) - 1
+        properties = {
+            "role": "replica",
+            "speech": text if final else " ".join(said),
+            "content_index": index,
+            "final": final,
+            "is_interrupted": False,
+        }
+        events.append(("conversation.utterance.streaming", properties, round(offset, 3)))
+        offset += CHUNK_SECONDS
+    end = round(offset + TAIL_SECONDS, 3)
+    stopped = {"role": "replica", "interrupted": False, "duration": end}
+    events.append(("conversation.stopped_speaking", stopped, end))
+    return events
+
+
+def perception_analysis(conversation) -> str:
+    """A plausible end-of-call visual summary (Raven's analysis is free text)."""
+    turns = sum(1 for item in conversation.transcript if item["role"] == "user")
+    minutes = 0.0
+    if conversation.ended_at:
+        minutes = (conversation.ended_at - conversation.created_at).total_seconds() / 60
+    return (
+        "Sandbox perception analysis (simulated, no camera was used).\n"
+        f"- Call length: {minutes:.1f} minutes; the user spoke {turns} time(s).\n"
+        "- Appearance: one person, seated, facing the camera, in an indoor room with even light.\n"
+        "- Engagement: attentive throughout; no signs of distress or confusion.\n"
+        "- Environment: no other people or screens were visible."
+    )

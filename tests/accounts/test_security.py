@@ -1,0 +1,54 @@
+from studio.accounts.models import AuditEntry, SignInFailure
+from tests.conftest import PASSWORD
+
+
+def sign_in(client, username, password, ip="10.0.0.1"):
+    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def test_five_failures_lock_the_username_with_a_clear_message(client, operator, settings):
+    for _ in range(5):
+        assert sign_in(client, "olivia", "wrong").status_code == 200
+    response = sign_in(client, "olivia", PASSWORD)  # even the right password, for a while
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_lock_lifts_after_the_window(client, operator, settings):
+    settings.SIGNIN_LOCKOUT_SECONDS = 0
+    for _ in range(6):
+        sign_in(client, "olivia", "wrong")
+    assert sign_in(client, "olivia", PASSWORD).status_code == 302
+
+
+def test_many_failures_from_one_address_lock_it_for_every_name(client, operator, settings):
+    settings.SIGNIN_MAX_FAILURES_PER_IP = 3
+    for name in ("a", "b", "c"):
+        sign_in(client, name, "wrong", ip="10.9.9.9")
+    assert "Too many failed" in sign_in(client, "olivia", PASSWORD, ip="10.9.9.9").content.decode()
+    assert sign_in(client, "olivia", PASSWORD, ip="10.1.1.1").status_code == 302
+
+
+def test_sign_ins_and_failures_are_audited(client, operator):
+    sign_in(client, "olivia", "wrong")
+    sign_in(client, "olivia", PASSWORD)
+    actions = list(AuditEntry.objects.order_by("at").values_list("action", "actor_name"))
+    assert actions == [("sign-in failed", ""), ("sign-in", "olivia")]
+    assert SignInFailure.objects.get().ip == "10.0.0.1"
+
+
+def test_admins_can_read_but_not_write_the_audit_log(client, admin_user, operator):
+    sign_in(client, "olivia", PASSWORD)
+    client.force_login(admin_user)
+    assert client.get("/admin/accounts/auditentry/").status_code == 200
+    assert client.get("/admin/accounts/auditentry/add/").status_code == 403
+
+
+def test_csp_header_allows_only_this_site_and_daily(client, operator):
+    client.force_login(operator)
+    policy = client.get("/launch/")["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-src 'self' https://*.daily.co" in policy
+    assert "object-src 'none'" in policy
+    assert "'unsafe-eval'" not in policy

@@ -1,0 +1,34 @@
+import secrets
+
+from studio.conversations.models import Conversation, hash_secret
+
+
+def make_conversation(user, *, status=Conversation.ACTIVE, secret=None, **fields):
+    """A conversation as launch leaves it; returns (conversation, webhook secret)."""
+    secret = secret or secrets.token_urlsafe(32)
+    defaults = {
+        "title": "Interview practice",
+        "persona_name": "AI Interviewer",
+        "tavus_id": "c" + secrets.token_hex(6),
+        "conversation_url": "http://127.0.0.1/sandbox/rooms/x/",
+        "settings_snapshot": {
+            "properties": {"max_call_duration": 600, "participant_absent_timeout": 120}
+        },
+    }
+    defaults.update(fields)
+    conversation = Conversation.objects.create(
+        launched_by=user, status=status, webhook_secret_hash=hash_secret(secret), **defaults
+    )
+    return conversation, secret
+
+
+def webhook(conversation, event_type, timestamp="2026-11-25T10:00:00.000000Z", **properties):
+    message_type = "system" if event_type.startswith("system.") else "application"
+    return {
+        "conversation_id": conversation.tavus_id,
+        "event_type": event_type,
+        "message_type": message_type,
+        "timestamp": timestamp,
+        "webhook_url": "http://studio/hooks/tavus/x/",
+        "properties": {"replica_id": "r79e1c033f", **properties},
+    }

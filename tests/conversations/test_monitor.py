@@ -1,0 +1,266 @@
+import json
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from studio.asgi import application
+from studio.conversations.models import Conversation, Event, Utterance
+from studio.conversations.monitor import alerts, refresh_alerts
+from tests.conftest import make_user
+from tests.conversations.factories import make_conversation
+
+T0 = timezone.now().replace(microsecond=0)
+
+
+def codes(conversation, now, last_spoken=None):
+    return [a.code for a in alerts(conversation, now, last_spoken)]
+
+
+@pytest.fixture
+def fresh(operator):
+    conversation, _ = make_conversation(operator, created_at=T0, status="active")
+    return conversation
+
+
+def test_replica_late_alert_appears_after_30_seconds_and_clears_on_join(fresh):
+    assert "replica_late" not in codes(fresh, T0 + timedelta(seconds=29))
+    assert "replica_late" in codes(fresh, T0 + timedelta(seconds=31))
+    fresh.replica_joined_at = T0 + timedelta(seconds=40)
+    assert "replica_late" not in codes(fresh, T0 + timedelta(seconds=41))
+
+
+def test_absent_timeout_near_alert(fresh):
+    # The factory's absent timeout is 120 s: the alert shows in its last minute.
+    fresh.replica_joined_at = T0
+    assert "absent_near" not in codes(fresh, T0 + timedelta(seconds=59))
+    assert "absent_near" in codes(fresh, T0 + timedelta(seconds=61))
+    fresh.person_joined_at = T0 + timedelta(seconds=70)
+    assert "absent_near" not in codes(fresh, T0 + timedelta(seconds=71))
+
+
+def test_silence_alert_needs_someone_in_the_room(fresh):
+    fresh.replica_joined_at = fresh.person_joined_at = T0
+    fresh.people_in_room = 1
+    assert "silence" in codes(fresh, T0 + timedelta(seconds=61))
+    assert "silence" not in codes(fresh, T0 + timedelta(seconds=61), T0 + timedelta(seconds=30))
+    fresh.people_in_room = 0
+    assert "silence" not in codes(fresh, T0 + timedelta(seconds=61))
+
+
+def test_ending_soon_alert_in_the_last_two_minutes(fresh):
+    # max_call_duration is 600 s in the factory.
+    fresh.replica_joined_at = fresh.person_joined_at = T0
+    assert "ending_soon" not in codes(fresh, T0 + timedelta(seconds=470))
+    assert "ending_soon" in codes(fresh, T0 + timedelta(seconds=490))
+
+
+def test_end_unconfirmed_alert(fresh):
+    fresh.replica_joined_at = fresh.person_joined_at = T0
+    fresh.end_requested_at = T0 + timedelta(seconds=10)
+    assert "end_unconfirmed" not in codes(fresh, T0 + timedelta(seconds=60))
+    assert "end_unconfirmed" in codes(fresh, T0 + timedelta(seconds=71))
+    fresh.status = "ended"
+    assert codes(fresh, T0 + timedelta(seconds=71)) == []
+
+
+@pytest.mark.parametrize("status", ["launching", "unknown"])
+def test_stuck_alert(operator, status):
+    conversation, _ = make_conversation(operator, created_at=T0, status=status, tavus_id=None)
+    assert "stuck" not in codes(conversation, T0 + timedelta(seconds=59))
+    assert "stuck" in codes(conversation, T0 + timedelta(seconds=61))
+
+
+def test_thresholds_come_from_settings(fresh, settings):
+    settings.ALERTS = {**settings.ALERTS, "replica_join": 5}
+    assert "replica_late" in codes(fresh, T0 + timedelta(seconds=6))
+
+
+def test_refresh_puts_new_alerts_on_the_timeline_once_and_clears_them(fresh):
+    assert refresh_alerts(now=T0 + timedelta(seconds=31)) == 1
+    fresh.refresh_from_db()
+    assert fresh.alert_codes == ["replica_late"]
+    assert refresh_alerts(now=T0 + timedelta(seconds=32)) == 0  # unchanged: nothing logged
+    labels = [e.payload["label"] for e in fresh.events.filter(event_type="studio.alert")]
+    assert labels == ["Alert: Replica not in the room after 31 s"]
+    fresh._set(replica_joined_at=T0 + timedelta(seconds=33))
+    refresh_alerts(now=T0 + timedelta(seconds=34))
+    fresh.refresh_from_db()
+    assert fresh.alert_codes == []
+
+
+def test_operators_see_only_their_own_tiles(client, operator, operator2, supervisor):
+    make_conversation(operator, title="Olivia's session")
+    make_conversation(operator2, title="Oscar's session")
+    client.force_login(operator)
+    html = client.get("/monitor/").content.decode()
+    assert "Olivia&#x27;s session" in html and "Oscar&#x27;s session" not in html
+    client.force_login(supervisor)
+    html = client.get("/monitor/").content.decode()
+    assert "Olivia&#x27;s session" in html and "Oscar&#x27;s session" in html
+
+
+def test_board_counts_slots_and_recent_ends(client, supervisor, operator, settings):
+    settings.TAVUS_CONCURRENCY_LIMIT = 3
+    make_conversation(operator)
+    make_conversation(
+        operator, status="ended", ended_at=timezone.now(), end_reason="participant_left_timeout"
+    )
+    client.force_login(supervisor)
+    html = client.get("/monitor/").content.decode()
+    assert '1 <span class="of">of 3</span>' in html
+    assert "Everyone left: 1" in html
+
+
+def test_observer_page_does_not_join_the_room(client, operator, supervisor):
+    conversation, _ = make_conversation(operator)
+    client.force_login(supervisor)
+    html = client.get(f"/conversations/{conversation.pk}/").content.decode()
+    assert 'id="room-frame"' not in html and 'data-room-mode="observer"' in html
+    assert "Join the video" in html and "takes one of the room" in html
+    joined = client.get(f"/conversations/{conversation.pk}/?join=1").content.decode()
+    assert 'data-room-mode="sandbox"' in joined
+
+
+# --- steering -------------------------------------------------------------------------------
+
+
+def test_operators_cannot_steer(client, operator):
+    conversation, _ = make_conversation(operator)
+    client.force_login(operator)
+    response = client.post(
+        f"/conversations/{conversation.pk}/steer/", {"action": "echo", "text": "hi"}
+    )
+    assert response.status_code == 403
+    assert "Step in" not in client.get(f"/conversations/{conversation.pk}/").content.decode()
+
+
+def test_steering_without_a_page_in_the_room_explains(client, supervisor, operator):
+    conversation, _ = make_conversation(operator)
+    client.force_login(supervisor)
+    response = client.post(
+        f"/conversations/{conversation.pk}/steer/",
+        {"action": "echo", "text": "Hello"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "No page is in the room right now" in response.content.decode()
+    assert not conversation.events.filter(event_type="studio.steer").exists()
+
+
+def test_steering_needs_words_for_echo(client, supervisor, operator):
+    conversation, _ = make_conversation(operator, host_pages=1, page_seen_at=timezone.now())
+    client.force_login(supervisor)
+    response = client.post(
+        f"/conversations/{conversation.pk}/steer/",
+        {"action": "echo", "text": "  "},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Type what the replica should use." in response.content.decode()
+
+
+def test_steering_is_audited(client, supervisor, operator):
+    conversation, _ = make_conversation(operator, host_pages=1, page_seen_at=timezone.now())
+    client.force_login(supervisor)
+    response = client.post(
+        f"/conversations/{conversation.pk}/steer/",
+        {"action": "overwrite", "text": "Be brief."},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Sent." in response.content.decode()
+    event = conversation.events.get(event_type="studio.steer")
+    assert event.actor == supervisor
+    assert event.payload["label"] == "sam replaced the context with: “Be brief.”"
+    assert event.payload["command"] == "conversation.overwrite_llm_context"
+    page = client.get(f"/conversations/{conversation.pk}/").content.decode()
+    assert "sam replaced the context with" in page
+
+
+# --- sockets --------------------------------------------------------------------------------
+
+
+@sync_to_async
+def _cookie(user):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(user)
+    return f"sessionid={c.cookies['sessionid'].value}".encode()
+
+
+async def _socket(user, path):
+    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", await _cookie(user))]
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_monitor_socket_gets_new_tiles_by_visibility():
+    from studio.conversations import live
+
+    olivia = await sync_to_async(make_user)("olivia", "Operator")
+    oscar = await sync_to_async(make_user)("oscar", "Operator")
+    sam = await sync_to_async(make_user)("sam", "Supervisor")
+    wall = await _socket(sam, "/ws/monitor/")
+    oscars_wall = await _socket(oscar, "/ws/monitor/")
+    assert 'id="board"' in await wall.receive_from()
+    await oscars_wall.receive_from()
+    conversation, _ = await sync_to_async(make_conversation)(olivia, title="Fresh one")
+    await sync_to_async(live.publish_status)(conversation)
+    tile = await wall.receive_from()
+    assert f'id="tile-{conversation.pk}"' in tile and "Fresh one" in tile
+    assert 'id="board"' in await wall.receive_from()
+    board = await oscars_wall.receive_from()  # Oscar gets the board, not Olivia's tile
+    assert 'id="board"' in board and "Fresh one" not in board
+    assert await oscars_wall.receive_nothing(timeout=0.3)
+    await sync_to_async(conversation.mark_ended)("participant_left_timeout")
+    await sync_to_async(live.publish_status)(conversation)
+    gone = await wall.receive_from()
+    assert 'hx-swap-oob="delete"' in gone and "Everyone left" in gone
+    await wall.disconnect()
+    await oscars_wall.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_steering_command_reaches_the_host_page_and_is_confirmed():
+    olivia = await sync_to_async(make_user)("olivia", "Operator")
+    conversation, _ = await sync_to_async(make_conversation)(olivia)
+    host = await _socket(olivia, f"/ws/conversations/{conversation.pk}/")
+    await host.receive_from()
+    await host.send_to(text_data=json.dumps({"type": "heartbeat"}))
+    await host.receive_nothing(timeout=0.2)
+    refreshed = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert refreshed.host_connected
+
+    from studio.conversations.forms import SteerForm
+
+    sam = await sync_to_async(make_user)("sam", "Supervisor")
+    form = SteerForm({"action": "echo", "text": "Let's wrap up."})
+    assert await sync_to_async(form.is_valid)()
+    event = await sync_to_async(form.send)(refreshed, sam)
+    command = json.loads(await host.receive_from())
+    assert command["studio_command"] == event.pk
+    assert command["envelope"]["event_type"] == "conversation.echo"
+    assert command["envelope"]["properties"]["text"] == "Let's wrap up."
+    await host.send_to(text_data=json.dumps({"type": "command_ack", "id": event.pk}))
+    confirmation = await host.receive_from()
+    assert "sent into the room" in confirmation
+    await host.disconnect()
+    refreshed = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert refreshed.host_pages == 0
+
+
+def test_captions_reach_the_tile(operator, db):
+    conversation, _ = make_conversation(operator)
+    Utterance.objects.create(conversation=conversation, role="user", text="One", dedupe_key="1")
+    Utterance.objects.create(conversation=conversation, role="replica", text="Two", dedupe_key="2")
+    Utterance.objects.create(conversation=conversation, role="user", text="Three", dedupe_key="3")
+    from studio.conversations.monitor import tile_context
+
+    assert [u.text for u in tile_context(conversation)["captions"]] == ["Two", "Three"]
+    assert Event.objects.count() == 0
