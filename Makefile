@@ -49,3 +49,22 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db.sqlite3*
+
+# --- Scale-out: PostgreSQL + Redis + several server processes (README: "Running at scale") ---
+.PHONY: services test-scale bench-scale
+SCALE_DATABASE_URL ?= postgres://studio:studio@127.0.0.1:5432/studio
+SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
+# The database-backed tests that run again on PostgreSQL + Redis, then the two-process proof.
+SCALE_TESTS ?= tests/conversations tests/history tests/accounts tests/sandbox tests/scale
+SCALE_ENV = DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL)
+
+# Installs (apt) and starts redis-server and PostgreSQL on 127.0.0.1 when missing; idempotent.
+services:
+	scripts/scale-services
+
+test-scale: chromium $(TEST_STAMP) services
+	$(SCALE_ENV) $(BIN)/python -m pytest $(SCALE_TESTS) $(PYTEST_ARGS)
+
+# The webhook benchmark again on PostgreSQL with two server processes (and fan-out on Redis).
+bench-scale: $(TEST_STAMP) services
+	$(SCALE_ENV) $(BIN)/python bench/run.py --scale

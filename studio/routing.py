@@ -1,3 +1,4 @@
 from studio.conversations.routing import websocket_urlpatterns as conversation_routes
+from studio.join.routing import websocket_urlpatterns as join_routes
 
-websocket_urlpatterns = [*conversation_routes]
+websocket_urlpatterns = [*conversation_routes, *join_routes]

@@ -59,9 +59,15 @@ def _confirm_command(pk: int, event_id) -> str:
     return live.status_html(event.conversation)
 
 
+class ConversationOver(EventError):
+    """A relayed event for a conversation that has ended (refused by the join page's socket)."""
+
+
 @database_sync_to_async
-def _ingest(pk: int, envelope: dict) -> str:
+def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> str:
     conversation = Conversation.objects.get(pk=pk)
+    if require_live and not conversation.is_live:
+        raise ConversationOver("the conversation has ended")
     if envelope.get("message_type") == "sandbox" or envelope.get("type") == "recording":
         if envelope.get("event_type") in ("recording-started", "recording_started") or (
             envelope.get("state") == "started"
@@ -72,27 +78,46 @@ def _ingest(pk: int, envelope: dict) -> str:
     return live.ingest_room_event(conversation, event)
 
 
-class ConversationConsumer(AsyncWebsocketConsumer):
-    async def connect(self):
-        self.pk = int(self.scope["url_route"]["kwargs"]["pk"])
-        user = self.scope.get("user")
-        conversation, allowed, snapshot = await _load(self.pk, user)
-        if conversation is None or not allowed:
-            await self.close(code=NOT_FOUND if conversation is None else NOT_ALLOWED)
-            return
-        # Relayed events are taken only from the launcher's or a supervisor's page.
-        self.can_relay = conversation.launched_by_id == user.pk or is_supervisor(user)
+class PushConsumer(AsyncWebsocketConsumer):
+    """A socket that gets fanned-out HTML (`push` messages) from the channel layer.
+
+    Channels runs close_old_connections() in a worker thread before every handler. `push`
+    touches no database, and with a few hundred sockets on one conversation that thread hop
+    per delivered message was most of the fan-out's cost (bench/RESULTS.md, "Fan-out"); so
+    pushes skip it. Every other handler still goes through it.
+    """
+
+    async def dispatch(self, message):
+        if message["type"] == "push":
+            return await self.push(message)
+        return await super().dispatch(message)
+
+    async def push(self, event):
+        await self.send(text_data=event["html"])
+
+
+class RoomRelayConsumer(PushConsumer):
+    """What a page inside the room does over its socket, whoever it belongs to.
+
+    It relays in-room events (validated, size- and rate-limited, stored and fanned out to
+    group `conversation-<pk>`), registers as a host with its heartbeat (group
+    `conversation-<pk>-hosts`, so it gets steering commands to carry into the room) and
+    confirms each command. Subclasses decide who may connect and call `start_relay`.
+    Shared by the staff live page (below) and the participant's join page (studio.join).
+    """
+
+    can_relay = True
+    # Refuse relayed events once the conversation is over (the join page's socket does).
+    require_live = False
+
+    def start_relay(self, pk: int) -> None:
+        self.pk = pk
+        self.group = live.group_name(pk)
         self.refused = 0
         self.is_host = False
         self.window_start, self.window_count = time.monotonic(), 0
-        self.group = live.group_name(self.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        await self.send(text_data=snapshot)
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
         if getattr(self, "is_host", False):
             await self.channel_layer.group_discard(f"{self.group}-hosts", self.channel_name)
             await _host_left(self.pk)
@@ -122,11 +147,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if isinstance(message, dict) and message.get("type") == "heartbeat":
             # A page inside the room: it keeps the conversation alive for the reconciler and
             # carries steering commands into the room.
-            if not self.is_host:
+            first = not self.is_host
+            if first:
                 self.is_host = True
                 await self.channel_layer.group_add(f"{self.group}-hosts", self.channel_name)
-                return await _page_seen(self.pk, joined=True)
-            return await _page_seen(self.pk)
+            return await self.heartbeat(first)
         if isinstance(message, dict) and message.get("type") == "command_ack":
             html = await _confirm_command(self.pk, message.get("id"))
             if html:
@@ -138,20 +163,50 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if not isinstance(envelope, dict):
             return self._refuse("event must be an object")
         try:
-            html = await _ingest(self.pk, envelope)
+            html = await self.ingest(envelope)
         except EventError as exc:
             return self._refuse(str(exc))
         if html:
             await self.channel_layer.group_send(self.group, {"type": "push", "html": html})
 
-    async def push(self, event):
-        await self.send(text_data=event["html"])
+    async def heartbeat(self, first: bool) -> None:
+        await _page_seen(self.pk, joined=first)
+
+    async def ingest(self, envelope: dict) -> str:
+        return await _ingest(self.pk, envelope, require_live=self.require_live)
 
     async def command(self, event):
         """A supervisor's steering command for the room (host pages only get these)."""
         await self.send(
             text_data=json.dumps({"studio_command": event["id"], "envelope": event["envelope"]})
         )
+
+
+class ConversationConsumer(RoomRelayConsumer):
+    """The staff live page: state on connect, every change pushed as HTML, and (from the
+    launcher's or a supervisor's page in the room) the relay."""
+
+    async def connect(self):
+        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        user = self.scope.get("user")
+        conversation, allowed, snapshot = await _load(pk, user)
+        if conversation is None or not allowed:
+            await self.close(code=NOT_FOUND if conversation is None else NOT_ALLOWED)
+            return
+        self.start_relay(pk)
+        # Relayed events are taken only from the launcher's or a supervisor's page.
+        self.can_relay = conversation.launched_by_id == user.pk or is_supervisor(user)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=snapshot)
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await super().disconnect(code)
+
+    async def push(self, event):
+        await self.send(text_data=event["html"])
 
 
 @database_sync_to_async
@@ -166,7 +221,7 @@ def _monitor_snapshot(user) -> str:
     )
 
 
-class MonitorConsumer(AsyncWebsocketConsumer):
+class MonitorConsumer(PushConsumer):
     """The monitoring wall: one socket for every tile the user may see, plus the board."""
 
     async def connect(self):

@@ -38,9 +38,24 @@ class LaunchForm(forms.Form):
     # One key per rendered form: a second submit of the same form finds the first launch.
     launch_key = forms.CharField(widget=forms.HiddenInput, max_length=64, min_length=16)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, preset=None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("launch_key", secrets.token_urlsafe(24))
         super().__init__(*args, **kwargs)
+        if preset is not None:
+            # Show what the preset will use when a field is left blank.
+            greeting = preset.custom_greeting or (
+                "The replica makes up a greeting"
+                if preset.dynamic_greeting
+                else "The persona's usual greeting"
+            )
+            hints = {
+                "conversation_name": preset.conversation_name or preset.name,
+                "custom_greeting": greeting,
+                "conversational_context": preset.conversational_context,
+            }
+            for name, hint in hints.items():
+                if hint:
+                    self.fields[name].widget.attrs["placeholder"] = hint
 
     def overrides(self) -> dict:
         data = self.cleaned_data

@@ -471,6 +471,7 @@ def expects_perception(conversation: Conversation) -> bool | None:
     layers = snapshot.get("layers") if isinstance(snapshot.get("layers"), dict) else {}
     perception = layers.get("perception") if isinstance(layers.get("perception"), dict) else {}
     for value in (
+        conversation.perception_model or None,
         snapshot.get("perception_model"),
         perception.get("perception_model"),
         conversation.properties.get("perception_model"),
@@ -516,15 +517,7 @@ def apply_tavus_events(conversation: Conversation, items: list) -> set[str]:
             continue
         if event.conversation_id != conversation.tavus_id:
             continue
-        stored = conversation.record_event(
-            source=Event.WEBHOOK,
-            event_type=event.event_type,
-            dedupe_key=event.dedupe_key,
-            payload=event.raw,
-            occurred_at=event.timestamp,
-        )
-        if stored is not None:
-            changed |= conversation.apply_webhook(event)
+        changed |= conversation.receive_webhook(event) or set()
     return changed
 
 
@@ -573,5 +566,5 @@ def watch_artifacts(now=None) -> dict:
                 conversation.tavus_id,
                 ", ".join(missing),
             )
-            live.broadcast(conversation, live.status_html(conversation))
+            live.publish_status(conversation)
     return summary

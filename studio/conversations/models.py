@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 # Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
@@ -69,9 +70,14 @@ class Conversation(models.Model):
     replica_id = models.CharField(max_length=64, blank=True)
     replica_name = models.CharField(max_length=200, blank=True)
     thumbnail_video_url = models.URLField(max_length=500, blank=True)
+    # The persona's perception model at launch: it decides whether a perception analysis
+    # is expected after the end.
+    perception_model = models.CharField(max_length=40, blank=True)
     test_mode = models.BooleanField(default=False)
 
     launch_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # The participant's link: /join/<join_token>/ (no sign-in; valid until the end).
+    join_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     webhook_secret_hash = models.CharField(max_length=64, unique=True)
     tavus_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     conversation_url = models.URLField(max_length=500, blank=True)
@@ -90,6 +96,9 @@ class Conversation(models.Model):
     # Sockets of pages inside the room (the launcher's, a joined supervisor's, the join page):
     # steering commands need one of them to carry the command into the room.
     host_pages = models.PositiveSmallIntegerField(default=0)
+    # When the participant's join page last said it was in the room (its relay socket's
+    # heartbeat); None once it left. The live page shows who relays from this.
+    join_page_seen_at = models.DateTimeField(null=True, blank=True)
     alert_codes = models.JSONField(default=list, blank=True)
     recording_started_at = models.DateTimeField(null=True, blank=True)
     end_requested_at = models.DateTimeField(null=True, blank=True)
@@ -129,8 +138,10 @@ class Conversation(models.Model):
             replica_id=face.replica_id if face else "",
             replica_name=face.name if face else "",
             thumbnail_video_url=(face.thumbnail_video_url or "") if face else "",
+            perception_model=preset.persona.perception_model or "",
             test_mode=bool(effective.body.get("test_mode")),
             launch_key=launch_key,
+            join_token=secrets.token_urlsafe(24),
             webhook_secret_hash=hash_secret(secret),
         )
         return conversation, secret
@@ -146,6 +157,16 @@ class Conversation(models.Model):
             return None
         grace = timedelta(seconds=settings.WEBHOOK_GRACE_SECONDS)
         if conversation.ended_at and timezone.now() > conversation.ended_at + grace:
+            return None
+        return conversation
+
+    @classmethod
+    def for_join_token(cls, token: str):
+        """The conversation a participant's join link belongs to, or None (ended ones too)."""
+        if not token:
+            return None
+        conversation = cls.objects.select_related("preset").filter(join_token=token).first()
+        if conversation is None or not hmac.compare_digest(conversation.join_token, token):
             return None
         return conversation
 
@@ -213,6 +234,12 @@ class Conversation(models.Model):
             return f"{self.conversation_url}{sep}t={self.meeting_token}"
         return self.conversation_url
 
+    def join_link(self) -> str:
+        """The studio's participant page (/join/<token>/): no sign-in, valid until the end."""
+        if not self.join_token:
+            return ""
+        return settings.STUDIO_PUBLIC_URL + reverse("join:page", args=[self.join_token])
+
     def can_view(self, user) -> bool:
         from studio.accounts.roles import is_supervisor
 
@@ -225,6 +252,11 @@ class Conversation(models.Model):
     def host_connected(self) -> bool:
         fresh = self.page_seen_at and timezone.now() - self.page_seen_at < timedelta(seconds=60)
         return bool(self.host_pages and fresh)
+
+    @property
+    def join_page_connected(self) -> bool:
+        seen = self.join_page_seen_at
+        return bool(seen and timezone.now() - seen < timedelta(seconds=60))
 
     def expected_artifacts(self) -> list[str]:
         """What Tavus should still send after the end, by the launch settings."""
@@ -292,6 +324,18 @@ class Conversation(models.Model):
                 )
         except IntegrityError:
             return None
+
+    def receive_webhook(self, event) -> set[str] | None:
+        """Store a parsed webhook once and advance the state; None when it was a duplicate.
+        The receiver, the reconciler and the artifact watchdog all come through here."""
+        stored = self.record_event(
+            source=Event.WEBHOOK,
+            event_type=event.event_type,
+            dedupe_key=event.dedupe_key,
+            payload=event.raw,
+            occurred_at=event.timestamp,
+        )
+        return None if stored is None else self.apply_webhook(event)
 
     def apply_webhook(self, event) -> set[str]:
         """Advance the state from a parsed webhook. Returns the names of what changed."""

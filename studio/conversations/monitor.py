@@ -159,8 +159,10 @@ def publish_speaking(c: Conversation, role: str, on: bool) -> None:
 
 def refresh_alerts(now=None) -> int:
     """Re-evaluate time-based alerts; publish and log only the ones that changed."""
+    from studio.conversations.reconcile import HOLDER  # this process, as the lease's holder
+
     now = now or timezone.now()
-    if not Lease.acquire("alerts", "alerts", settings.ALERT_INTERVAL, now=now):
+    if not Lease.acquire("alerts", HOLDER, settings.ALERT_INTERVAL, now=now):
         return 0
     conversations = list(Conversation.objects.live())
     spoken = _last_spoken(conversations)
@@ -180,5 +182,5 @@ def refresh_alerts(now=None) -> int:
         c._set(alert_codes=sorted(current))
         publish_tile(c)
         changed += 1
-    Lease.release("alerts", "alerts")
+    Lease.release("alerts", HOLDER)
     return changed

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from studio.conversations import live
+from studio.conversations.history import apply_tavus_events, purge, watch_artifacts
 from studio.conversations.models import Conversation, Event, Lease
 from studio.tavus import client
-from studio.tavus.events import EventError, parse_webhook
 
 log = logging.getLogger(__name__)
 TAG = re.compile(r"\[studio:(\d+)\]")
@@ -48,21 +48,8 @@ def _active_at_tavus() -> dict[str, client.Conversation]:
 
 def _backfill(conversation: Conversation) -> set[str]:
     """Apply the events Tavus kept (verbose GET) that our webhook receiver never saw."""
-    changed = set()
     remote = client.get_conversation(conversation.tavus_id, verbose=True)
-    for item in remote.events:
-        try:
-            event = parse_webhook({"conversation_id": conversation.tavus_id, **item})
-        except EventError:
-            continue
-        if conversation.record_event(
-            source=Event.WEBHOOK,
-            event_type=event.event_type,
-            dedupe_key=event.dedupe_key,
-            payload=event.raw,
-            occurred_at=event.timestamp,
-        ):
-            changed |= conversation.apply_webhook(event)
+    changed = apply_tavus_events(conversation, remote.events)
     if remote.status == "ended" and conversation.is_live:
         reason = remote.raw.get("shutdown_reason") or "ended"
         if conversation.mark_ended(str(reason).removesuffix(" reached")):
@@ -173,15 +160,9 @@ def reconcile(now=None) -> int:
 
 def _after_pass(now) -> None:
     """Jobs that ride on the reconciler: late artifacts, and retention once a day."""
-    try:
-        from studio.conversations.history import watch_artifacts
-    except ImportError:  # history is optional in a partial checkout
-        return
     watch_artifacts(now=now)
     last = Lease.objects.filter(name="purge-day").first()
     if last is None or last.expires_at < now:
-        from studio.conversations.history import purge
-
         Lease.objects.update_or_create(
             name="purge-day", defaults={"holder": HOLDER, "expires_at": now + timedelta(days=1)}
         )

@@ -37,7 +37,9 @@ SQLITE_SNIPPET = (
     "FROM conversations_search "
     "WHERE conversations_search MATCH %s AND rowid = conversations_conversation.id"
 )
-# PostgreSQL: the table conversations_searchdoc, body + tsvector with a GIN index.
+# PostgreSQL: the table conversations_searchdoc, body + tsvector with a GIN index. The 'simple'
+# configuration (no stemming, no stop words) behaves like the FTS5 side; its parser reads
+# <tag>-like text as markup and leaves it out of headlines.
 PG_DELETE = "DELETE FROM conversations_searchdoc WHERE conversation_id = %s"
 PG_UPSERT = (
     "INSERT INTO conversations_searchdoc (conversation_id, body, document) "

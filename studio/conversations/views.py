@@ -73,7 +73,7 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
     preset = get_object_or_404(
         Preset.objects.select_related("persona", "replica"), pk=pk, archived=False
     )
-    form = LaunchForm(request.POST or None)
+    form = LaunchForm(request.POST or None, preset=preset)
     if request.method == "POST" and form.is_valid():
         return _launch(request, preset, form)
     effective = preset.effective_settings(
@@ -300,16 +300,10 @@ def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
         return JsonResponse({"error": f"bad webhook: {exc}"}, status=400)
     if conversation.tavus_id and event.conversation_id != conversation.tavus_id:
         return JsonResponse({"error": "conversation_id does not match"}, status=400)
-    stored = conversation.record_event(
-        source=Event.WEBHOOK,
-        event_type=event.event_type,
-        dedupe_key=event.dedupe_key,
-        payload=event.raw,
-        occurred_at=event.timestamp,
-    )
-    if stored is None:
+    changed = conversation.receive_webhook(event)
+    if changed is None:
         return JsonResponse({"status": "duplicate"})
-    if conversation.apply_webhook(event):
+    if changed:
         live.publish_status(conversation)
     return JsonResponse({"status": "ok"})
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from studio.accounts.models import audit
 from studio.accounts.roles import ADMIN, OPERATOR, has_role, role_required
 from studio.library.forms import PersonaForm
 from studio.library.models import (
@@ -220,6 +221,7 @@ def persona_new(request: HttpRequest) -> HttpResponse:
         form.add_error(None, f"{error.message} Nothing was created.")
         return _editor(request, form, source=source)
     persona = Persona.store(created, persona_type=Persona.Type.USER, sent=body)
+    audit("persona created", request=request, target=persona.name, detail=persona.persona_id)
     messages.success(request, f"Created the persona “{persona.name}” at Tavus.")
     return redirect("library:persona_detail", pk=persona.pk)
 
@@ -249,6 +251,8 @@ def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, f"{error.message} Nothing was saved, here or at Tavus.")
         return _editor(request, form, persona)
     persona.apply_tavus_changes(form.changed_fields())
+    audit("persona changed", request=request, target=persona.name,
+          detail=", ".join(op["path"] for op in operations))
     if changed:
         messages.success(request, f"Saved “{persona.name}” at Tavus.")
     else:
@@ -275,6 +279,7 @@ def persona_delete(request: HttpRequest, pk: int) -> HttpResponse:
             context["error"] = f"{error.message} The persona was not deleted."
             return render(request, "library/persona_delete.html", context)
     name = persona.name
+    audit("persona deleted", request=request, target=name, detail=persona.persona_id)
     if presets.exists():
         # Presets keep pointing at it (they refuse to launch until given another persona).
         Persona.objects.filter(pk=persona.pk).update(vanished=True)

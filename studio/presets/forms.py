@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
 from studio.library.models import Persona, Replica
 from studio.presets.models import MAX_CALL_MINUTES, MAX_TIMEOUT_SECONDS, Preset
@@ -10,6 +11,7 @@ from studio.presets.validators import (
     TAVUS_AWS_ACCOUNT,
     TAVUS_EXTERNAL_ID,
     validate_aws_region,
+    validate_background_image,
     validate_role_arn,
     validate_s3_bucket_name,
 )
@@ -177,6 +179,26 @@ class PresetForm(forms.ModelForm):
             f"account {TAVUS_AWS_ACCOUNT} with external id “{TAVUS_EXTERNAL_ID}”."
         ),
     )
+    background = forms.ChoiceField(
+        label="Behind the replica, on the participant's page",
+        choices=Preset.Background.choices,
+        initial=Preset.Background.NONE,
+        required=False,  # a form without it (older pages, scripts) keeps the plain video
+        widget=forms.RadioSelect,
+        help_text="What people joining with the studio's participant link see behind the "
+        "replica. The green screen and your picture need “Green background” on.",
+    )
+    background_image = forms.ImageField(
+        label="Background picture",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        help_text="PNG, JPEG or WebP, up to 5 MB, between 320×240 and 4096×4096 pixels. "
+        "Replaces the green behind the replica.",
+        error_messages={
+            "invalid_image": "This file isn't a PNG, JPEG or WebP picture. Save it as one of "
+            "those and upload it again."
+        },
+    )
     retention_days = forms.IntegerField(
         label="Keep conversation records for (days)",
         min_value=1,
@@ -206,6 +228,8 @@ class PresetForm(forms.ModelForm):
             "audio_only",
             "enable_closed_captions",
             "apply_greenscreen",
+            "background",
+            "background_image",
             "enable_recording",
             "recording_s3_bucket_name",
             "recording_s3_bucket_region",
@@ -265,8 +289,11 @@ class PresetForm(forms.ModelForm):
                 self.fields[name].hide_optional = True
         if validate_url:
             # Each field checks itself as the person leaves it; the answer swaps the regions it
-            # concerns and the preview out-of-band (the form carries hx-swap="none").
-            for field in self.fields.values():
+            # concerns and the preview out-of-band (the form carries hx-swap="none"). The
+            # picture is checked when the form is saved, not uploaded on every change.
+            for name, field in self.fields.items():
+                if name == "background_image":
+                    continue
                 field.widget.attrs.update(
                     {
                         "hx-post": validate_url,
@@ -290,6 +317,16 @@ class PresetForm(forms.ModelForm):
         if persona.vanished:
             raise ValidationError("This persona is no longer at Tavus. Pick another.")
         return persona
+
+    def clean_background(self) -> str:
+        return self.cleaned_data.get("background") or Preset.Background.NONE
+
+    def clean_background_image(self):
+        image = self.cleaned_data.get("background_image")
+        if isinstance(image, UploadedFile):  # a new upload, not the one already stored
+            extension = validate_background_image(image)
+            image.name = f"background.{extension}"  # stored under the type it really is
+        return image
 
     def clean_replica(self) -> Replica | None:
         replica = self.cleaned_data.get("replica")
@@ -319,6 +356,7 @@ class PresetForm(forms.ModelForm):
         else:
             # The number only counts while the limit is on (the box hides it on screen).
             self._forget("max_participants", None)
+        self._clean_background(data)
         if data.get("enable_recording"):
             self._clean_recording(data)
         else:
@@ -348,6 +386,23 @@ class PresetForm(forms.ModelForm):
             self.add_error(
                 "replica", f"The persona's default face, {default}, failed training. Pick one."
             )
+
+    def _clean_background(self, data) -> None:
+        background = data.get("background")
+        if background in (Preset.Background.GREEN, Preset.Background.IMAGE) and not data.get(
+            "apply_greenscreen"
+        ):
+            self.add_error(
+                "background",
+                "This needs “Green background” ticked above: Tavus only sends the green that "
+                "the participant's page shows or replaces.",
+            )
+        if (
+            background == Preset.Background.IMAGE
+            and not data.get("background_image")
+            and "background_image" not in self.errors
+        ):
+            self.add_error("background_image", "Upload the picture to show behind the replica.")
 
     def _clean_recording(self, data) -> None:
         rules = {

@@ -1,5 +1,8 @@
 """Presets: named, saved sets of launch settings, so a conversation starts in two clicks."""
 
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -17,6 +20,11 @@ from studio.presets.validators import (
 # Tavus caps max_call_duration at 3600 s (tavus-api.md §2.2); we enter it in minutes.
 MAX_CALL_MINUTES = 60
 MAX_TIMEOUT_SECONDS = 3600
+
+
+def background_upload_to(instance, filename: str) -> str:
+    # A fresh random name: never the uploader's, never guessable, never overwriting another.
+    return f"backgrounds/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
 
 
 class PresetQuerySet(models.QuerySet):
@@ -54,6 +62,16 @@ class Preset(models.Model):
         default=300, validators=[MaxValueValidator(MAX_TIMEOUT_SECONDS)]
     )
     apply_greenscreen = models.BooleanField(default=False)
+
+    class Background(models.TextChoices):
+        NONE = "none", "The replica's own background"
+        GREEN = "green", "Green screen, as Tavus sends it"
+        IMAGE = "image", "A picture of yours"
+
+    # What the participant's join page (/join/<token>/) shows behind the replica. Not sent to
+    # Tavus: the page keys out Tavus's green itself (needs apply_greenscreen).
+    background = models.CharField(max_length=10, choices=Background.choices, default="none")
+    background_image = models.ImageField(upload_to=background_upload_to, blank=True)
     enable_closed_captions = models.BooleanField(default=False)
     enable_recording = models.BooleanField(default=False)
     recording_s3_bucket_name = models.CharField(

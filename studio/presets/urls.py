@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/duplicate/", views.preset_duplicate, name="duplicate"),
     path("<int:pk>/archive/", views.preset_archive, name="archive"),
     path("<int:pk>/unarchive/", views.preset_unarchive, name="unarchive"),
+    path("<int:pk>/background/", views.preset_background, name="background"),
 ]

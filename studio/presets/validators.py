@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+import warnings
 
 from django.core.exceptions import ValidationError
 
@@ -117,3 +118,64 @@ def mask_role_arn(value: str) -> str:
         return value
     account = match["account"]
     return value.replace(account, "*" * 8 + account[-4:], 1)
+
+
+# --- The participant page's background picture ------------------------------------------------
+
+# Pillow's format name → the extension the file is stored under (and served by).
+BACKGROUND_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+BACKGROUND_MAX_BYTES = 5 * 1024 * 1024
+BACKGROUND_MIN_SIZE = (320, 240)
+BACKGROUND_MAX_SIZE = (4096, 4096)
+
+
+def validate_background_image(file) -> str:
+    """Check an uploaded background by its content, not its name; returns its extension."""
+    from PIL import Image
+
+    if file.size > BACKGROUND_MAX_BYTES:
+        raise ValidationError(
+            "The picture is %(size).1f MB; the limit is 5 MB. Save it smaller (a JPEG of the "
+            "screen's size is plenty) and upload it again.",
+            code="background_size",
+            params={"size": file.size / (1024 * 1024)},
+        )
+    try:
+        file.seek(0)
+        with warnings.catch_warnings():
+            # Opening reads the header only; the size rule below refuses huge pictures.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                kind, (width, height) = image.format, image.size
+    except Image.DecompressionBombError:
+        raise ValidationError(
+            "The picture has far too many pixels. Use at most %(max_w)d×%(max_h)d.",
+            code="background_large",
+            params=dict(zip(("max_w", "max_h"), BACKGROUND_MAX_SIZE, strict=True)),
+        ) from None
+    except Exception:  # Pillow raises many kinds for files that aren't pictures
+        kind, width, height = None, 0, 0
+    finally:
+        file.seek(0)
+    if kind not in BACKGROUND_FORMATS:
+        raise ValidationError(
+            "This file isn't a PNG, JPEG or WebP picture. Save it as one of those and upload "
+            "it again.",
+            code="background_type",
+        )
+    (min_w, min_h), (max_w, max_h) = BACKGROUND_MIN_SIZE, BACKGROUND_MAX_SIZE
+    if width < min_w or height < min_h:
+        raise ValidationError(
+            "The picture is %(w)d×%(h)d pixels: too small to fill the screen. Use at least "
+            "%(min_w)d×%(min_h)d.",
+            code="background_small",
+            params={"w": width, "h": height, "min_w": min_w, "min_h": min_h},
+        )
+    if width > max_w or height > max_h:
+        raise ValidationError(
+            "The picture is %(w)d×%(h)d pixels; the most is %(max_w)d×%(max_h)d. Make it "
+            "smaller and upload it again.",
+            code="background_large",
+            params={"w": width, "h": height, "max_w": max_w, "max_h": max_h},
+        )
+    return BACKGROUND_FORMATS[kind]

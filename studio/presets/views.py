@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -143,7 +143,9 @@ def _editor(request: HttpRequest, form: PresetForm, preset: Preset) -> HttpRespo
 
 
 def _save(request: HttpRequest, preset: Preset) -> HttpResponse:
-    form = PresetForm(request.POST, instance=preset, validate_url=_validate_url(preset))
+    form = PresetForm(
+        request.POST, request.FILES, instance=preset, validate_url=_validate_url(preset)
+    )
     valid = form.is_valid()  # also applies the valid fields to form.instance for the preview
     if "_preview" in request.POST or not valid:
         # "_preview" is the no-JavaScript way to refresh the preview without saving.
@@ -181,7 +183,9 @@ def preset_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def preset_validate(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """htmx: check the form as it is now; answer with the regions that changed, out of band."""
     preset = _get_preset_for_user(request, pk) if pk else Preset()
-    form = PresetForm(request.POST, instance=preset, validate_url=_validate_url(preset))
+    form = PresetForm(
+        request.POST, request.FILES, instance=preset, validate_url=_validate_url(preset)
+    )
     form.is_valid()  # fills errors and applies the valid fields to form.instance
     context = {"form": form, "preset": preset, "languages": LANGUAGES, "swap_oob": True}
     trigger = request.htmx.trigger_name if request.htmx else None
@@ -196,3 +200,28 @@ def preset_validate(request: HttpRequest, pk: int | None = None) -> HttpResponse
             )
     parts.append(render_to_string(f"{EDITOR}#preview", {**context, "effective": _effective(form)}))
     return HttpResponse("".join(parts))
+
+
+# --- Background picture ----------------------------------------------------------------------
+
+BACKGROUND_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp"}
+
+
+def serve_background(preset: Preset) -> FileResponse:
+    """The preset's background picture, from storage (MEDIA_URL is served only in DEBUG)."""
+    name = preset.background_image.name if preset.background_image else ""
+    content_type = BACKGROUND_TYPES.get(name[name.rfind(".") :].lower())
+    if not content_type:
+        raise Http404
+    try:
+        file = preset.background_image.open("rb")
+    except OSError:
+        raise Http404 from None
+    response = FileResponse(file, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@role_required(OPERATOR)
+def preset_background(request: HttpRequest, pk: int) -> HttpResponse:
+    return serve_background(_get_preset_for_user(request, pk))

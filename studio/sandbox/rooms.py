@@ -92,14 +92,32 @@ def _room_urls(conversation: Conversation) -> dict:
     }
 
 
+def _take_seat(request: HttpRequest, conversation_id: str) -> tuple[Conversation, str]:
+    """The room and this browser's participant id (kept in a cookie), or raise a Refusal."""
+    conversation = _get_room_for_request(request, conversation_id)
+    participant_id = request.COOKIES.get(PARTICIPANT_COOKIE) or "u" + secrets.token_hex(8)
+    if _is_full(conversation, participant_id, timezone.now()):
+        raise _full_refusal()
+    return conversation, participant_id
+
+
+def _keep_seat(request: HttpRequest, response: HttpResponse, conversation_id, participant_id):
+    response.set_cookie(
+        PARTICIPANT_COOKIE,
+        participant_id,
+        max_age=24 * 3600,
+        path=reverse("sandbox:room", args=[conversation_id]),
+        samesite="Lax",
+        httponly=True,
+        secure=request.is_secure(),
+    )
+
+
 @login_not_required
 @require_GET
 def room(request: HttpRequest, conversation_id: str) -> HttpResponse:
     try:
-        conversation = _get_room_for_request(request, conversation_id)
-        participant_id = request.COOKIES.get(PARTICIPANT_COOKIE) or "u" + secrets.token_hex(8)
-        if _is_full(conversation, participant_id, timezone.now()):
-            raise _full_refusal()
+        conversation, participant_id = _take_seat(request, conversation_id)
     except Refusal as refusal:
         return render(
             request, "sandbox/room_refused.html", {"refusal": refusal}, status=refusal.status
@@ -123,15 +141,42 @@ def room(request: HttpRequest, conversation_id: str) -> HttpResponse:
         "greenscreen": bool(properties.get("apply_greenscreen")),
     }
     response = render(request, "sandbox/room.html", context)
-    response.set_cookie(
-        PARTICIPANT_COOKIE,
-        participant_id,
-        max_age=24 * 3600,
-        path=reverse("sandbox:room", args=[conversation_id]),
-        samesite="Lax",
-        httponly=True,
-        secure=request.is_secure(),
+    _keep_seat(request, response, conversation_id, participant_id)
+    lifecycle.ensure_ticker()
+    return response
+
+
+@login_not_required
+@require_GET
+def session(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """The room page's facts as JSON, for a page that draws the room itself.
+
+    The studio's join page runs daily-js's call-object API against the sandbox through
+    static sandbox/daily-shim.js; this is its "open the room": it takes a seat (the cookie the
+    presence endpoint needs) and learns what to draw. Same access rules as the room page.
+    """
+    try:
+        conversation, participant_id = _take_seat(request, conversation_id)
+    except Refusal as refusal:
+        return _refused_json(refusal)
+    properties = conversation.properties
+    response = JsonResponse(
+        {
+            "conversation_id": conversation.conversation_id,
+            "participant_id": participant_id,
+            "replica_id": conversation.replica_id,
+            "replica_name": conversation.replica_name,
+            "persona_name": conversation.persona_name,
+            "look": stock.face_look(conversation.replica_id),
+            "audio_only": conversation.audio_only,
+            "greenscreen": bool(properties.get("apply_greenscreen")),
+            "captions": bool(properties.get("enable_closed_captions")),
+            "created_at": conversation.created_at.timestamp(),
+            "urls": _room_urls(conversation),
+            "clock_js": static("sandbox/room-clock.js"),
+        }
     )
+    _keep_seat(request, response, conversation_id, participant_id)
     lifecycle.ensure_ticker()
     return response
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("v2/faces/<str:replica_id>", views.replica, name="face"),
     # The simulated Daily room that conversation_url points to, and its page's own endpoints.
     path("rooms/<str:conversation_id>/", rooms.room, name="room"),
+    path("rooms/<str:conversation_id>/session", rooms.session, name="room-session"),
     path("rooms/<str:conversation_id>/presence", rooms.presence, name="room-presence"),
     path("rooms/<str:conversation_id>/events", rooms.events, name="room-events"),
     path("rooms/<str:conversation_id>/say", rooms.say, name="room-say"),

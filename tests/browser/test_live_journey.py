@@ -58,8 +58,11 @@ def test_private_room_needs_the_token(studio_server, operator, operator2, login_
     launch_from_ui(page, studio_server.url, "Private interview")
     conversation = Conversation.objects.get()
     assert conversation.meeting_token
-    link = page.get_by_role("button", name="Copy participant link").get_attribute("data-copy")
+    link = page.get_by_role("button", name="Copy Tavus room link").get_attribute("data-copy")
     assert link.endswith("?t=" + conversation.meeting_token)
+    # The participant link is the studio's join page, which joins with the token itself.
+    join = page.get_by_role("button", name="Copy participant link").get_attribute("data-copy")
+    assert join == conversation.join_link()
     expect(page.locator("#captions")).to_contain_text("Shall we practise")
     # Without the token the room refuses.
     stranger = login_as(operator2)

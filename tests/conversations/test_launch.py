@@ -207,3 +207,13 @@ def test_end_asks_tavus_and_waits_for_the_shutdown(client, operator, make_preset
     assert conversation.end_requested_at and conversation.end_requested_by == operator
     assert conversation.events.filter(event_type="studio.end_requested").exists()
     assert AuditEntry.objects.filter(action="end", actor=operator).exists()
+
+
+def test_end_with_tavus_down_says_so_and_keeps_the_conversation(client, operator):
+    conversation, _ = make_conversation(operator)
+    client.force_login(operator)
+    with tavus.use_transport(_answer(502, text="<html>Bad gateway</html>")):
+        response = client.post(f"/conversations/{conversation.pk}/end/", follow=True)
+    assert "Could not end the conversation" in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.is_live and conversation.end_requested_at is None

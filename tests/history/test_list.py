@@ -225,3 +225,12 @@ def test_query_count_does_not_grow_with_the_rows(
     assert len(rows(response)) == 50
     with django_assert_num_queries(len(few)):
         client.get(url + "&page=2")
+
+
+def test_the_csv_link_carries_the_current_filters(client, operator):
+    ended(operator, end_reason="max_call_duration")
+    client.force_login(operator)
+    html = client.get(
+        "/history/?end_reason=max_call_duration&page=1", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'href="/history/export.csv?end_reason=max_call_duration"' in html

@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 
 from studio.conversations import search
 from studio.conversations.models import Conversation, Event, Utterance
@@ -135,8 +136,9 @@ def test_snippets_escape_user_text_and_mark_matches(operator):
     conversation = search.search(Conversation.objects.all(), "harbour").get()
     snippet = str(conversation.snippet)
     assert "<mark>harbour</mark>" in snippet
-    assert "<script>" not in snippet
-    assert "&lt;script&gt;" in snippet and "&amp;" in snippet
+    assert "<script>" not in snippet and "&amp;" in snippet
+    if connection.vendor == "sqlite":  # PostgreSQL's parser drops <tags> from headlines
+        assert "&lt;script&gt;" in snippet
 
 
 def test_markers_stored_in_text_cannot_inject_marks(operator):
@@ -159,8 +161,9 @@ def test_the_list_shows_highlighted_snippets(client, operator):
     ended(operator, said=[("user", "We need <b>bold</b> ideas about kites")])
     client.force_login(operator)
     html = client.get("/history/?q=kites").content.decode()
-    assert "<mark>kites</mark>" in html
-    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<mark>kites</mark>" in html and "<b>" not in html
+    if connection.vendor == "sqlite":  # PostgreSQL's parser drops <tags> from headlines
+        assert "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "1 conversation mentions “kites”" in html
 
 

@@ -125,6 +125,14 @@ def test_create_edit_and_delete_a_persona_at_the_sandbox(sandbox, client, admin_
     with pytest.raises(tavus.InvalidRequest):
         tavus.get_persona(persona.persona_id)
     assert not Persona.objects.filter(pk=persona.pk).exists()
+    # Every change is in the audit log, with who made it.
+    from studio.accounts.models import AuditEntry
+
+    log = AuditEntry.objects.filter(action__startswith="persona").order_by("at")
+    assert [(e.action, e.actor) for e in log] == [
+        ("persona created", admin_user), ("persona changed", admin_user),
+        ("persona changed", admin_user), ("persona deleted", admin_user),
+    ]
 
 
 def test_duplicating_a_stock_persona_keeps_its_layers(sandbox, client, admin_user):

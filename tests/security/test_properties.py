@@ -132,3 +132,55 @@ def test_steer_form_validates_any_input(data):
     form = SteerForm(data)
     if form.is_valid():
         assert form.cleaned_data["action"] in SteerForm.ACTIONS
+
+
+def _form_data(names):
+    values = st.one_of(
+        st.text(max_size=60),
+        st.sampled_from(["on", "", "0", "-1", "99999", "english", "echo", "full"]),
+    )
+    return st.dictionaries(st.sampled_from(names), values, max_size=len(names))
+
+
+def _field_names(form_class, **kwargs):
+    return list(form_class(**kwargs).fields)
+
+
+@pytest.mark.django_db
+@PROFILE
+@given(data=st.data())
+def test_preset_form_page_never_500s_or_half_writes(admin_user, data):
+    from studio.presets.forms import PresetForm
+    from studio.presets.models import Preset
+
+    names = _field_names(PresetForm)
+    payload = data.draw(_form_data(names))
+    client = Client()
+    client.force_login(admin_user)
+    before = Preset.objects.count()
+    response = client.post("/presets/new/", payload)
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert Preset.objects.count() == before
+
+
+@pytest.mark.django_db
+@PROFILE
+@given(data=st.data())
+def test_persona_form_validates_any_input(data):
+    from studio.library.forms import PersonaForm
+
+    payload = data.draw(_form_data(_field_names(PersonaForm)))
+    PersonaForm(payload).is_valid()
+
+
+@pytest.mark.django_db
+@PROFILE
+@given(data=st.data())
+def test_history_filters_never_500(supervisor, data):
+    from studio.conversations.history import HistoryFilterForm
+
+    payload = data.draw(_form_data(_field_names(HistoryFilterForm, user=supervisor)))
+    client = Client()
+    client.force_login(supervisor)
+    assert client.get("/history/", payload).status_code == 200

@@ -1,0 +1,269 @@
+"""Webhook ingest: 5,000 Tavus webhooks (30 % duplicates) from 16 concurrent clients.
+
+    .venv/bin/python bench/webhooks.py [--webhooks 5000] [--duplicates 0.3] [--clients 16]
+
+The studio runs as `make run` runs it (uvicorn in a subprocess) on a temporary SQLite database
+holding live conversations; the webhooks are the lifecycle Tavus sends each of them (replica
+joined, shutdown, transcript, recording, perception analysis), shuffled, with 30 % sent again.
+Floor: the same number of GET /healthz (a trivial endpoint that still touches the database and
+the channel layer) on the same server from the same clients. With DATABASE_URL (PostgreSQL)
+and REDIS_URL set it runs again on a fresh PostgreSQL database with two server processes,
+the clients alternating between them as a load balancer would.
+Target: at least 300 requests/s on SQLite with one process.
+"""
+
+import argparse
+import asyncio
+import random
+import secrets
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from bench.common import Workspace, percentile, record, scale_services, verdict  # noqa: E402
+
+TARGET_RPS = 300
+KINDS = [
+    ("system.replica_joined", {}),
+    ("application.transcription_ready", None),  # properties built per conversation
+    ("application.recording_ready", {"bucket_name": "b", "s3_key": "rec/x.mp4", "duration": 300}),
+    ("application.perception_analysis", {"analysis": "The user looked engaged throughout."}),
+    ("system.shutdown", {"shutdown_reason": "participant_left_timeout"}),
+]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--webhooks", type=int, default=5000)
+    parser.add_argument("--duplicates", type=float, default=0.3)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--live", type=int, default=25, help="conversations live at a time (the plan's slots)"
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 webhooks")
+    parser.add_argument(
+        "--only",
+        choices=["sqlite", "postgres"],
+        help="run one configuration (default: SQLite, then PostgreSQL when configured)",
+    )
+    parser.add_argument("--no-record", action="store_true", help="don't append to RESULTS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.webhooks = 1000
+    return args
+
+
+def lifecycle(tavus_id: str) -> list[dict]:
+    """The webhooks Tavus sends for one conversation."""
+    bodies = []
+    for kind, properties in KINDS:
+        if properties is None:
+            lines = [
+                {"role": "user" if i % 2 else "assistant", "content": f"Line {i} of {tavus_id}"}
+                for i in range(20)
+            ]
+            properties = {"transcript": [{"role": "system", "content": "Be kind."}, *lines]}
+        bodies.append(
+            {
+                "conversation_id": tavus_id,
+                "event_type": kind,
+                "message_type": "system" if kind.startswith("system.") else "application",
+                "timestamp": "2026-11-25T10:00:00.000000Z",
+                "properties": {"replica_id": "r79e1c033f", **properties},
+            }
+        )
+    return bodies
+
+
+def plan(total: int, duplicates: float, window: int):
+    """Batches of `window` conversations: ([(tavus id, secret)], [(secret, body)]), each batch's
+    webhooks shuffled with its share of the duplicates; and the number of distinct webhooks.
+    A batch's conversations are created just before its webhooks are sent, so about `window`
+    are live at a time, as on a plan with that many slots."""
+    rng = random.Random(7)
+    unique = round(total * (1 - duplicates))
+    originals = []  # (batch number, secret, body)
+    conversations: list[list[tuple[str, str]]] = []
+    for n in range(-(-unique // len(KINDS))):
+        if n % window == 0:
+            conversations.append([])
+        tavus_id, secret = f"c{n:07d}", secrets.token_urlsafe(24)
+        conversations[-1].append((tavus_id, secret))
+        originals += [(len(conversations) - 1, secret, body) for body in lifecycle(tavus_id)]
+    originals = originals[:unique]
+    batches = [(group, []) for group in conversations]
+    for number, secret, body in originals:
+        batches[number][1].append((secret, body))
+    # Spread the duplicates evenly: batch i gets its share of the running total.
+    given = 0
+    for i, (_, hooks) in enumerate(batches):
+        due = round((total - unique) * (i + 1) / len(batches)) - given
+        hooks += [rng.choice(hooks) for _ in range(due)]
+        given += due
+        rng.shuffle(hooks)
+    return batches, unique
+
+
+def create_conversations(conversations: list[tuple[str, str]]) -> None:
+    from django.contrib.auth.models import Group, User
+
+    from studio.conversations.models import Conversation, hash_secret
+
+    user = User.objects.filter(username="bench-operator").first()
+    if user is None:
+        user = User.objects.create_user("bench-operator")
+        user.groups.add(Group.objects.get_or_create(name="Operator")[0])
+    Conversation.objects.bulk_create(
+        Conversation(
+            launched_by=user,
+            title=f"Webhook bench {tavus_id}",
+            status=Conversation.ACTIVE,
+            tavus_id=tavus_id,
+            conversation_url=f"https://tavus.daily.co/{tavus_id}",
+            webhook_secret_hash=hash_secret(secret),
+            settings_snapshot={"properties": {"max_call_duration": 600}},
+        )
+        for tavus_id, secret in conversations
+    )
+
+
+async def hammer(requests: list, clients: int) -> tuple[list[float], Counter, float]:
+    """Send (method, url, json) requests from `clients` concurrent workers."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    latencies, outcomes = [], Counter()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker():
+            while not queue.empty():
+                method, url, body = queue.get_nowait()
+                started = time.perf_counter()
+                response = await client.request(method, url, json=body)
+                latencies.append((time.perf_counter() - started) * 1000)
+                status = response.json().get("status", "?") if method == "POST" else ""
+                outcomes[f"{response.status_code} {status}".strip()] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return latencies, outcomes, elapsed
+
+
+def run_config(args, label: str, workspace: Workspace, processes: int) -> list[str]:
+    workspace.setup_django()
+    # The reconciler and the alert loop pass once at start-up, on the empty database, and not
+    # again during the run: the bench's conversations are unknown to the sandbox, and a
+    # reconciler asking it about 700 of them would be measured instead of the webhooks.
+    servers = [
+        workspace.server(RECONCILE_INTERVAL=3600, ALERT_INTERVAL=3600) for _ in range(processes)
+    ]
+    for server in servers:
+        server.wait_ready()
+    batches, unique = plan(args.webhooks, args.duplicates, args.live)
+    urls = [s.url for s in servers]
+    warm = [("GET", f"{urls[i % len(urls)]}/healthz", None) for i in range(50)]
+    asyncio.run(hammer(warm, args.clients))
+    floor_requests = [("GET", f"{urls[i % len(urls)]}/healthz", None) for i in range(args.webhooks)]
+    floor = asyncio.run(hammer(floor_requests, args.clients))
+    ingest: tuple[list[float], Counter, float] = ([], Counter(), 0.0)
+    sent = 0
+    for conversations, hooks in batches:
+        create_conversations(conversations)  # a launch, not timed
+        requests = [
+            ("POST", f"{urls[(sent + i) % len(urls)]}/hooks/tavus/{secret}/", body)
+            for i, (secret, body) in enumerate(hooks)
+        ]
+        sent += len(requests)
+        latencies, outcomes, elapsed = asyncio.run(hammer(requests, args.clients))
+        ingest = (ingest[0] + latencies, ingest[1] + outcomes, ingest[2] + elapsed)
+    for server in servers:
+        server.stop()
+
+    from studio.conversations.models import Conversation, Event
+
+    stored = Event.objects.filter(source=Event.WEBHOOK).count()
+    ended = Conversation.objects.filter(status=Conversation.ENDED).count()
+    rows = []
+    for name, (latencies, outcomes, elapsed) in (
+        ("floor: GET /healthz", floor),
+        ("webhooks", ingest),
+    ):
+        rps = len(latencies) / elapsed
+        rows.append((name, rps, latencies, outcomes))
+    floor_rps = rows[0][1]
+    lines = [
+        "",
+        f"### {label}",
+        "",
+        "| requests | answered | req/s | p50 ms | p99 ms | req/s ÷ floor |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, rps, latencies, outcomes in rows:
+        answered = ", ".join(f"{k}: {v:,}" for k, v in sorted(outcomes.items()))
+        lines.append(
+            f"| {name} | {answered} | {rps:,.0f} | {percentile(latencies, 50):.1f} | "
+            f"{percentile(latencies, 99):.1f} | {rps / floor_rps:.2f} |"
+        )
+    lines += [
+        "",
+        f"- Stored {stored:,} webhook events for {unique:,} distinct webhooks (each once: "
+        f"{'yes' if stored == unique else 'NO'}); {ended:,} conversations ended",
+    ]
+    if processes == 1:
+        webhook_rps = rows[1][1]
+        lines.append(
+            f"- Target: ≥ {TARGET_RPS} requests/s on SQLite, one process: {webhook_rps:,.0f} "
+            f"({verdict(webhook_rps >= TARGET_RPS)})"
+        )
+    return lines
+
+
+def main():
+    args = parse_args()
+    lines = [
+        f"- {args.webhooks:,} webhooks, {args.duplicates:.0%} of them sent twice, from "
+        f"{args.clients} concurrent clients (one httpx.AsyncClient, keep-alive), in batches of "
+        f"{args.live} conversations' lifecycles (replica joined, transcript, recording, "
+        "perception, shutdown; shuffled), so about that many are live at a time; the floor is "
+        f"{args.webhooks:,} GET /healthz from the same clients on the same server(s)",
+    ]
+    services = scale_services()
+    if args.only != "postgres":
+        workspace = Workspace("webhooks")
+        try:
+            lines += run_config(args, "SQLite, in-memory layer, 1 process", workspace, 1)
+        finally:
+            workspace.close()
+    if args.only == "postgres" or (services and args.only is None):
+        if not services:
+            sys.exit("--only postgres needs DATABASE_URL=postgres://... and REDIS_URL")
+        if args.only is None:
+            # Django in this process is set up for SQLite now: PostgreSQL runs in a child.
+            import subprocess
+
+            command = [sys.executable, __file__, "--only", "postgres", "--no-record"]
+            command += ["--webhooks", str(args.webhooks), "--clients", str(args.clients)]
+            command += ["--duplicates", str(args.duplicates), "--live", str(args.live)]
+            child = subprocess.run(command, capture_output=True, text=True, check=True)
+            marker = "### PostgreSQL"
+            lines += ["", child.stdout[child.stdout.index(marker) :].strip()]
+        else:
+            workspace = Workspace("webhooks", postgres_url=services[0], redis_url=services[1])
+            try:
+                lines += run_config(
+                    args, "PostgreSQL + Redis, 2 processes (round robin)", workspace, 2
+                )
+            finally:
+                workspace.close()
+    record("Webhook ingest", lines, enabled=not args.no_record)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The join page's socket: ws/join/<token>/, authorised by the join token alone.
+
+It relays exactly as a staff page in the room does (RoomRelayConsumer: same validation against
+the conversation's tavus_id, size and rate limits, storage and fan-out to the live pages and the
+monitor) and carries supervisors' steering commands into the room. It never receives the staff
+pages' HTML: the person in the call sees nothing of the studio's timeline or its staff.
+"""
+
+import json
+
+from channels.db import database_sync_to_async
+from django.db.models import Q
+from django.utils import timezone
+
+from studio.conversations import live
+from studio.conversations.consumers import ConversationOver, RoomRelayConsumer
+from studio.conversations.models import Conversation
+
+UNKNOWN, ENDED = 4404, 4410  # close codes the page understands
+
+
+@database_sync_to_async
+def _conversation_for(token: str):
+    return Conversation.for_join_token(token)
+
+
+@database_sync_to_async
+def _join_page_seen(pk: int) -> bool:
+    """Note the join page is in the room; tell the live pages when that is news. False once
+    the conversation is over."""
+    conversation = Conversation.objects.filter(pk=pk).first()
+    if conversation is None or not conversation.is_live:
+        return False
+    news = not conversation.join_page_connected
+    Conversation.objects.filter(pk=pk).update(join_page_seen_at=timezone.now())
+    if news:
+        conversation.refresh_from_db()
+        live.publish_status(conversation)
+    return True
+
+
+@database_sync_to_async
+def _join_page_gone(pk: int) -> None:
+    gone = Conversation.objects.filter(pk=pk).filter(~Q(join_page_seen_at=None))
+    if gone.update(join_page_seen_at=None):
+        conversation = Conversation.objects.get(pk=pk)
+        if conversation.is_live:
+            live.publish_status(conversation)
+
+
+class JoinConsumer(RoomRelayConsumer):
+    require_live = True
+
+    async def connect(self):
+        conversation = await _conversation_for(self.scope["url_route"]["kwargs"]["token"])
+        if conversation is None:
+            await self.close(code=UNKNOWN)
+            return
+        if not conversation.is_live:
+            await self.close(code=ENDED)
+            return
+        # Not in group conversation-<pk>: that carries the staff pages' HTML. It joins the
+        # hosts' group with its first heartbeat, like any page in the room.
+        self.start_relay(conversation.pk)
+        await self.accept()
+
+    async def disconnect(self, code):
+        was_host = getattr(self, "is_host", False)
+        await super().disconnect(code)
+        if was_host:
+            await _join_page_gone(self.pk)
+
+    async def heartbeat(self, first: bool) -> None:
+        await super().heartbeat(first)
+        if not await _join_page_seen(self.pk):
+            await self._over()
+
+    async def ingest(self, envelope: dict) -> str:
+        try:
+            return await super().ingest(envelope)
+        except ConversationOver:
+            await self._over()
+            raise
+
+    async def _over(self) -> None:
+        """The conversation has ended: say so, and stop taking anything from this page."""
+        self.can_relay = False
+        await self.send(text_data=json.dumps({"type": "ended"}))
+        await self.close(code=ENDED)

@@ -1,0 +1,136 @@
+"""The participant's join page: /join/<token>/, for a member of the public, no sign-in.
+
+The token is the whole credential: it opens one conversation, and only until that conversation
+ends. The page itself (static/studio/join.js) joins the room with daily-js's call object (or the
+sandbox's shim of it), composites the preset's background, and relays in-room events to the
+studio over ws/join/<token>/ (consumers.py).
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.csp import CSP
+from django.views.decorators.http import require_GET
+
+from studio.conversations.models import Conversation
+from studio.presets.models import Preset
+from studio.presets.views import serve_background
+
+# Why it ended, in words for the person in the call (the studio's own wording is for staff).
+PARTICIPANT_END_REASONS = {
+    "max_call_duration": "The conversation reached its time limit.",
+    "participant_left_timeout": "Everyone left the call.",
+    "participant_absent_timeout": "Nobody joined in time, so the call was closed.",
+    "end_conversation_endpoint_hit": "The organiser ended the conversation.",
+    "test_mode": "This link was for a practice run: no conversation took place.",
+}
+
+
+def end_reason(conversation: Conversation) -> str:
+    if conversation.status == Conversation.FAILED:
+        return "The conversation could not start. Please ask whoever sent you the link."
+    return PARTICIPANT_END_REASONS.get(conversation.end_reason, "The call is over.")
+
+
+def background_for(conversation: Conversation) -> tuple[str, str]:
+    """What the page shows behind the replica: ("none" | "green" | "image", picture URL)."""
+    preset = conversation.preset
+    greenscreen = bool(conversation.properties.get("apply_greenscreen"))
+    if preset is None or conversation.audio_only or not greenscreen:
+        # Without Tavus's green there is nothing to key out: the video shows as it comes.
+        return Preset.Background.NONE, ""
+    if preset.background == Preset.Background.IMAGE and preset.background_image:
+        # The file name changes with every upload, so the URL does too (safe to cache).
+        version = hashlib.sha256(preset.background_image.name.encode()).hexdigest()[:12]
+        url = reverse("join:background", args=[conversation.join_token]) + f"?v={version}"
+        return Preset.Background.IMAGE, url
+    if preset.background == Preset.Background.GREEN:
+        return Preset.Background.GREEN, ""
+    return Preset.Background.NONE, ""
+
+
+def call_object_csp() -> dict:
+    """The studio's policy plus what daily-js's call object needs (docs.daily.co, "Setting up
+    your CSP"): with dailyConfig.avoidEval it loads its call machine from Daily's CDN as a
+    script instead of eval'ing it, and runs helpers as blob: workers."""
+    policy = {name: list(sources) for name, sources in settings.SECURE_CSP.items()}
+    policy["script-src"] = [*policy.get("script-src", [CSP.SELF]), "https://*.daily.co", "blob:"]
+    policy["worker-src"] = [CSP.SELF, "blob:"]
+    return policy
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "join/not_found.html", status=404)
+
+
+def _config(conversation: Conversation) -> dict:
+    """Everything join.js needs, as JSON in the page (no inline script: the CSP forbids it)."""
+    token = conversation.join_token
+    kind, image_url = background_for(conversation)
+    return {
+        "mode": "sandbox" if settings.TAVUS_MODE == "sandbox" else "daily",
+        "roomUrl": conversation.conversation_url,
+        "roomToken": conversation.meeting_token or "",
+        "conversationId": conversation.tavus_id or "",
+        "socketPath": f"/ws/join/{token}/",
+        "stateUrl": reverse("join:state", args=[token]),
+        "background": kind,
+        "backgroundUrl": image_url,
+        "captions": bool(conversation.properties.get("enable_closed_captions")),
+        "audioOnly": conversation.audio_only,
+        "record": conversation.wants_recording,
+        "replicaName": conversation.replica_name or "the replica",
+    }
+
+
+@login_not_required
+@require_GET
+def join_page(request: HttpRequest, token: str) -> HttpResponse:
+    conversation = Conversation.for_join_token(token)
+    if conversation is None:
+        return _not_found(request)
+    context = {"conversation": conversation}
+    if not conversation.is_live:
+        context["reason"] = end_reason(conversation)
+        return render(request, "join/ended.html", context, status=410)
+    if not conversation.conversation_url:
+        # Tavus has not answered the launch yet: a calm page that looks again by itself.
+        return render(request, "join/preparing.html", context)
+    config = _config(conversation)
+    context.update(
+        config=config,
+        sandbox=config["mode"] == "sandbox",
+        daily_js_url=settings.DAILY_JS_URL,
+        daily_js_integrity=settings.DAILY_JS_INTEGRITY,
+    )
+    response = render(request, "join/join.html", context)
+    if not context["sandbox"]:
+        response._csp_config = call_object_csp()  # what @csp_override sets, chosen per request
+    return response
+
+
+@login_not_required
+@require_GET
+def join_state(request: HttpRequest, token: str) -> HttpResponse:
+    """Is it still on, and if not why: the page asks once the room has closed."""
+    conversation = Conversation.for_join_token(token)
+    if conversation is None:
+        return JsonResponse({"error": "unknown link"}, status=404)
+    live = conversation.is_live
+    return JsonResponse({"live": live, "reason": "" if live else end_reason(conversation)})
+
+
+@login_not_required
+@require_GET
+def join_background(request: HttpRequest, token: str) -> HttpResponse:
+    conversation = Conversation.for_join_token(token)
+    if conversation is None or not conversation.is_live:
+        return _not_found(request)
+    kind, _ = background_for(conversation)
+    if kind != Preset.Background.IMAGE:
+        return _not_found(request)
+    return serve_background(conversation.preset)

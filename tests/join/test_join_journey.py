@@ -1,0 +1,218 @@
+"""The participant's join page in real Chromium, with fake camera and microphone, on the sandbox."""
+
+import re
+import time
+
+from django.core.files.base import ContentFile
+from playwright.sync_api import expect
+
+from studio.conversations.models import Conversation, Event
+from tests.browser.conftest import launch_from_ui
+from tests.join.conftest import MAGENTA, joinable, picture
+
+# Reads one pixel of the replica canvas (WebGL or 2D alike: copied into a 2D canvas first), at
+# a position given as fractions of its width and height.
+READ_PIXEL = """([x, y]) => {
+  const source = document.getElementById("replica-canvas");
+  if (!source || !source.width) return null;
+  const copy = document.createElement("canvas");
+  copy.width = source.width;
+  copy.height = source.height;
+  const ctx = copy.getContext("2d");
+  ctx.drawImage(source, 0, 0);
+  const px = ctx.getImageData(Math.floor(x * source.width), Math.floor(y * source.height), 1, 1);
+  return Array.from(px.data.slice(0, 3));
+}"""
+
+COMPOSITING = """() => {
+  const canvas = document.getElementById("replica-canvas");
+  return !!canvas && canvas.dataset.background === "loaded" && Number(canvas.dataset.frames) > 3;
+}"""
+
+PREVIEW_PLAYING = """() => {
+  const video = document.getElementById("preview-video");
+  const track = video && video.srcObject && video.srcObject.getVideoTracks()[0];
+  return !!track && track.readyState === "live" && !video.paused && video.videoWidth > 0;
+}"""
+
+
+def close_to(pixel, colour, tolerance=12):
+    if pixel is None:
+        return False
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
+
+
+def background_preset(stock_preset, **fields):
+    values = {
+        "name": "Front desk",
+        "conversation_name": "Front desk",
+        "custom_greeting": "Hello! How can I help you today?",
+        "apply_greenscreen": True,
+        "background": "image",
+        "background_image": ContentFile(picture(), name="magenta.png"),
+        "participant_left_timeout": 2,
+    }
+    values.update(fields)
+    return stock_preset(**values)
+
+
+def open_join_page(browser, url):
+    """The person's own browser: a fresh context, signed in to nothing."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    return page
+
+
+def test_a_participant_joins_talks_and_leaves(
+    studio_server, operator, supervisor, login_as, stock_preset, browser, media_root
+):
+    background_preset(stock_preset)
+    host = login_as(operator)
+    launch_from_ui(host, studio_server.url, "Front desk")
+    conversation = Conversation.objects.get()
+    link = host.get_by_role("button", name="Copy participant link").get_attribute("data-copy")
+    assert link == f"{studio_server.url}/join/{conversation.join_token}/"
+    tavus_link = host.get_by_role("button", name="Copy Tavus room link").get_attribute("data-copy")
+    assert tavus_link == conversation.participant_link()
+
+    # Before joining: title, organisation, a live camera preview, device choice, a level meter.
+    person = open_join_page(browser, link)
+    expect(person.get_by_role("heading", name="Front desk")).to_be_visible()
+    expect(person.locator(".join-org")).to_have_text("Conversation Studio")
+    person.wait_for_function(PREVIEW_PLAYING)
+    expect(person.locator("#preview")).to_have_attribute("data-state", "on")
+    expect(person.get_by_label("Camera", exact=True)).to_be_enabled()
+    expect(person.get_by_label("Microphone", exact=True)).to_be_enabled()
+    # Chromium's fake microphone beeps: the meter moves.
+    person.wait_for_function(
+        "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 5"
+    )
+    person.get_by_label("Your name").fill("Robin")
+    person.screenshot(path="test-artifacts/join-prejoin.png")
+
+    person.get_by_role("button", name="Join").click()
+    expect(person.locator("#call")).to_be_visible()
+    expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
+    expect(person.locator("#self-video")).to_be_visible()
+
+    # The sandbox's green became the preset's picture; the replica itself did not.
+    person.wait_for_function(COMPOSITING)
+    mode = person.locator("#replica-canvas").get_attribute("data-compositor")
+    assert mode == "webgl"
+    corner = person.evaluate(READ_PIXEL, [0.04, 0.06])
+    assert close_to(corner, MAGENTA), corner
+    face = person.evaluate(READ_PIXEL, [0.47, 0.5])
+    assert not close_to(face, MAGENTA, 60) and not close_to(face, (0, 255, 155), 60), face
+
+    # Now only the person is in the room: the launcher moves on to other work.
+    expect(host.locator("#captions")).to_contain_text("How can I help you today?")
+    host.goto(studio_server.url + "/live/")
+
+    wall = login_as(supervisor)
+    wall.goto(studio_server.url + "/monitor/")
+    expect(wall.locator("#monitor[data-socket=open]")).to_be_attached()
+    watcher = login_as(supervisor)
+    watcher.goto(f"{studio_server.url}/conversations/{conversation.pk}/")
+    expect(watcher.locator("#live[data-socket=open]")).to_be_attached()
+    expect(watcher.locator(".relay-note")).to_have_text(
+        "Relaying from: the participant's join page"
+    )
+
+    # Typing stands in for speaking; captions reach the page and, live, the supervisors.
+    person.get_by_label("Type what you would say").fill("I'd like to book a table for two")
+    person.get_by_label("Type what you would say").press("Enter")
+    expect(person.locator("#captions")).to_contain_text("I'd like to book a table for two")
+    expect(wall.locator(f"#tile-captions-{conversation.pk}")).to_contain_text(
+        "I'd like to book a table for two"
+    )
+    expect(watcher.locator("#captions")).to_contain_text("I'd like to book a table for two")
+    person.screenshot(path="test-artifacts/join-call.png")
+
+    # A supervisor steps in: the join page carries the command into the room.
+    watcher.get_by_label("What should happen").select_option("echo")
+    watcher.get_by_label("Words or context").fill("Let me check the diary for you.")
+    watcher.get_by_role("button", name="Send to the room").click()
+    expect(person.locator("#captions")).to_contain_text("Let me check the diary for you.")
+    expect(watcher.locator("#live-status")).to_contain_text("sent into the room")
+
+    # Leaving ends it: nobody is left, and the preset's 2-second timeout runs out.
+    person.get_by_role("button", name="Leave").click()
+    expect(person.get_by_role("heading", name="You've left the conversation")).to_be_visible()
+    expect(watcher.locator("#live-status")).to_contain_text("Ended: Everyone left", timeout=20_000)
+    person.context.close()
+
+
+def test_the_compositor_falls_back_to_canvas_2d(
+    studio_server, operator, login_as, stock_preset, browser, media_root
+):
+    background_preset(stock_preset, name="Fallback check", conversation_name="Fallback check")
+    host = login_as(operator)
+    launch_from_ui(host, studio_server.url, "Fallback check")
+    conversation = Conversation.objects.get()
+    person = open_join_page(browser, conversation.join_link() + "?compositor=2d")
+    person.get_by_role("button", name="Join").click()
+    person.wait_for_function(COMPOSITING)
+    assert person.locator("#replica-canvas").get_attribute("data-compositor") == "2d"
+    assert close_to(person.evaluate(READ_PIXEL, [0.04, 0.06]), MAGENTA)
+    person.context.close()
+
+
+def test_blocked_camera_and_microphone_get_plain_help(studio_server, operator, browser):
+    conversation = joinable(operator, conversation_url=studio_server.url + "/sandbox/rooms/x/")
+    context = browser.new_context()
+    # As if the person had clicked "Block" in the browser's prompt.
+    context.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => "
+        "Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));"
+    )
+    page = context.new_page()
+    page.goto(conversation.join_link())
+    help_box = page.get_by_role("alert")
+    expect(help_box).to_contain_text("Your browser is blocking the camera and microphone")
+    expect(help_box).to_contain_text(re.compile("address bar"))
+    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    expect(page.get_by_role("button", name="Join")).to_be_enabled()
+    context.close()
+
+
+def test_in_a_real_room_the_page_reports_presence_itself(
+    studio_server, operator, login_as, stock_preset, browser, settings
+):
+    stock_preset(name="Daily path", conversation_name="Daily path")
+    host = login_as(operator)
+    launch_from_ui(host, studio_server.url, "Daily path")
+    conversation = Conversation.objects.get()
+    host.goto(studio_server.url + "/live/")  # the launcher's page leaves the room
+    # The page's real-Tavus code (daily-js's call object), with the sandbox's shim served as
+    # "daily-js": what differs is only who reports people joining and leaving.
+    settings.TAVUS_MODE = "tavus"
+    settings.DAILY_JS_URL = studio_server.url + "/static/sandbox/daily-shim.js"
+    settings.DAILY_JS_INTEGRITY = ""
+    person = open_join_page(browser, conversation.join_link())
+    expect(person.locator("#say-form")).to_have_count(0)
+    person.get_by_label("Your name").fill("Robin")
+    person.get_by_role("button", name="Join").click()
+    expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
+
+    def robins(event_type):
+        events = Event.objects.filter(conversation=conversation, event_type=event_type)
+        return [e.payload for e in events if e.payload["properties"].get("name") == "Robin"]
+
+    joined = wait_for(lambda: robins("conversation.joined"))
+    # Exactly once, as the page reported it (the room's own twin is not relayed).
+    assert [e["inference_id"][:5] for e in joined] == ["join-"]
+
+    person.get_by_role("button", name="Leave").click()
+    left = wait_for(lambda: robins("conversation.left"))
+    assert [e["inference_id"][:5] for e in left] == ["left-"]
+    person.context.close()
+
+
+def wait_for(check, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return found
