@@ -27,9 +27,10 @@ BIN = Path(sys.executable).parent
 
 
 def machine() -> str:
+    # The load average says how much else was running: these machines are shared.
     return (
         f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()},"
-        f" SQLite {sqlite3.sqlite_version}"
+        f" SQLite {sqlite3.sqlite_version}; load average {os.getloadavg()[0]:.1f} at the end"
     )
 
 
