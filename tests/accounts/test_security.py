@@ -52,3 +52,18 @@ def test_csp_header_allows_only_this_site_and_daily(client, operator):
     assert "frame-src 'self' https://*.daily.co" in policy
     assert "object-src 'none'" in policy
     assert "'unsafe-eval'" not in policy
+
+
+def test_preset_changes_are_audited(admin_user):
+    from studio.library.models import Persona
+    from studio.presets.models import Preset
+
+    persona = Persona.objects.create(persona_id="p1", name="Coach", persona_type="user")
+    preset = Preset.objects.create(name="Weekly check-in", persona=persona,
+                                   created_by=admin_user, updated_by=admin_user)
+    preset.pinned = True
+    preset.save()
+    log = list(AuditEntry.objects.filter(action__startswith="preset").order_by("at")
+               .values_list("action", "actor_name", "target"))
+    assert log == [("preset created", "ada", "Weekly check-in"),
+                   ("preset changed", "ada", "Weekly check-in")]
