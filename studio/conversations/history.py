@@ -20,7 +20,7 @@ from django.db.models import (
     Q,
 )
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
@@ -32,6 +32,7 @@ from studio.accounts.roles import ADMIN, OPERATOR, SUPERVISOR, is_supervisor, ro
 from studio.conversations import export, live, search
 from studio.conversations.export import purge  # noqa: F401 - the reconciler calls it from here
 from studio.conversations.models import END_REASONS, Conversation, Event, Utterance
+from studio.conversations.views import get_conversation_for_user
 from studio.tavus import client
 from studio.tavus.events import EventError, parse_webhook
 
@@ -48,15 +49,6 @@ NO_PERCEPTION = {"", "off", "none", "basic"}
 
 
 # --- Access --------------------------------------------------------------------------------
-
-
-def _get_conversation_for_user(request, pk) -> Conversation:
-    conversation = get_object_or_404(
-        Conversation.objects.select_related("launched_by", "end_requested_by"), pk=pk
-    )
-    if not conversation.can_view(request.user):
-        raise Http404  # never confirm that someone else's conversation exists
-    return conversation
 
 
 # --- The list ------------------------------------------------------------------------------
@@ -427,7 +419,7 @@ def recording_facts(recording) -> dict | None:
 
 @role_required()
 def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _get_conversation_for_user(request, pk)
+    conversation = get_conversation_for_user(request, pk)
     utterances = list(conversation.utterances.all())
     events = list(conversation.events.select_related("actor"))
     return render(
@@ -451,7 +443,7 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def transcript_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in export.FORMATS:
         raise Http404
-    conversation = _get_conversation_for_user(request, pk)
+    conversation = get_conversation_for_user(request, pk)
     write, content_type = export.FORMATS[fmt]
     body = write(conversation, export.transcript_of(conversation))
     response = HttpResponse(body, content_type=content_type)

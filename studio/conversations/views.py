@@ -24,8 +24,11 @@ from studio.tavus.events import EventError, parse_webhook
 log = logging.getLogger(__name__)
 
 
-def _get_conversation_for_user(request, pk) -> Conversation:
-    conversation = get_object_or_404(Conversation.objects.select_related("launched_by"), pk=pk)
+def get_conversation_for_user(request, pk) -> Conversation:
+    """The conversation if this user may see it; 404 otherwise (history uses it too)."""
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("launched_by", "end_requested_by"), pk=pk
+    )
     if not conversation.can_view(request.user):
         raise Http404  # don't reveal that someone else's conversation exists
     return conversation
@@ -189,7 +192,7 @@ def live_list(request: HttpRequest) -> HttpResponse:
 
 @role_required()
 def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _get_conversation_for_user(request, pk)
+    conversation = get_conversation_for_user(request, pk)
     is_launcher = conversation.launched_by_id == request.user.pk
     # Only the launcher's page joins the room unless a supervisor chooses to join.
     joins_room = conversation.is_live and (is_launcher or request.GET.get("join") == "1")
@@ -215,7 +218,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required()
 @require_POST
 def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _get_conversation_for_user(request, pk)
+    conversation = get_conversation_for_user(request, pk)
     if not conversation.is_live:
         messages.info(request, "This conversation has already ended.")
     elif not conversation.tavus_id:
@@ -253,7 +256,7 @@ def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(SUPERVISOR)
 @require_POST
 def steer(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _get_conversation_for_user(request, pk)
+    conversation = get_conversation_for_user(request, pk)
     form = SteerForm(request.POST)
     sent = None
     if form.is_valid():

@@ -251,8 +251,12 @@ def persona_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, f"{error.message} Nothing was saved, here or at Tavus.")
         return _editor(request, form, persona)
     persona.apply_tavus_changes(form.changed_fields())
-    audit("persona changed", request=request, target=persona.name,
-          detail=", ".join(op["path"] for op in operations))
+    audit(
+        "persona changed",
+        request=request,
+        target=persona.name,
+        detail=", ".join(op["path"] for op in operations),
+    )
     if changed:
         messages.success(request, f"Saved “{persona.name}” at Tavus.")
     else:
