@@ -1,11 +1,15 @@
 import asyncio
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
-# Build the Django app first: it sets up the app registry the consumers import from.
-django_asgi_app = get_asgi_application()
+# Set Django up first: the consumers import models from the app registry.
+django.setup(set_prefix=False)
+
+from studio.handlers import OneHopASGIHandler  # noqa: E402
+
+django_asgi_app = OneHopASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

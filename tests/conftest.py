@@ -145,6 +145,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_search_throttle():
+    # The live index's per-process throttle is keyed by conversation pk, and pks repeat
+    # between tests.
+    from studio.conversations import search
+
+    search._last_indexed.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _patient_expectations():
     # Shared, noisy 2-core machines: give page assertions room rather than flaking.

@@ -4,6 +4,7 @@ import json
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -64,7 +65,14 @@ class ConversationOver(EventError):
 
 
 @database_sync_to_async
-def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> str:
+def _ingest(pk: int, envelope: dict, *, require_live: bool = False):
+    """Returns the live page's HTML and the wall's pushes, all to send from the event loop."""
+    with monitor.collected_sends() as wall:
+        html = _apply_relayed(pk, envelope, require_live=require_live)
+    return html, wall
+
+
+def _apply_relayed(pk: int, envelope: dict, *, require_live: bool) -> str:
     conversation = Conversation.objects.get(pk=pk)
     if require_live and not conversation.is_live:
         raise ConversationOver("the conversation has ended")
@@ -81,16 +89,19 @@ def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> str:
 class PushConsumer(AsyncWebsocketConsumer):
     """A socket that gets fanned-out HTML (`push` messages) from the channel layer.
 
-    Channels runs close_old_connections() in a worker thread before every handler. `push`
-    touches no database, and with a few hundred sockets on one conversation that thread hop
-    per delivered message was most of the fan-out's cost (bench/RESULTS.md, "Fan-out"); so
-    pushes skip it. Every other handler still goes through it.
+    Channels runs close_old_connections() in a worker thread before every handler. Here that
+    hop is left out: every database call in these consumers goes through
+    database_sync_to_async, which closes stale connections in its own thread anyway. With a
+    few hundred sockets on one conversation the hop per delivered message was most of the
+    fan-out's cost, and on a relayed event it queued behind those deliveries on the event
+    loop, so the relay fell behind its room (bench/RESULTS.md, "Fan-out").
     """
 
     async def dispatch(self, message):
-        if message["type"] == "push":
-            return await self.push(message)
-        return await super().dispatch(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def push(self, event):
         await self.send(text_data=event["html"])
@@ -163,16 +174,17 @@ class RoomRelayConsumer(PushConsumer):
         if not isinstance(envelope, dict):
             return self._refuse("event must be an object")
         try:
-            html = await self.ingest(envelope)
+            html, wall = await self.ingest(envelope)
         except EventError as exc:
             return self._refuse(str(exc))
         if html:
             await self.channel_layer.group_send(self.group, {"type": "push", "html": html})
+        await monitor.send_collected(wall)
 
     async def heartbeat(self, first: bool) -> None:
         await _page_seen(self.pk, joined=first)
 
-    async def ingest(self, envelope: dict) -> str:
+    async def ingest(self, envelope: dict) -> tuple[str, list]:
         return await _ingest(self.pk, envelope, require_live=self.require_live)
 
     async def command(self, event):

@@ -64,10 +64,13 @@ def broadcast(conversation: Conversation, html: str) -> None:
     async_to_sync(layer.group_send)(group_name(conversation.pk), message)
 
 
-def publish_status(conversation: Conversation) -> None:
-    """A state change: the live page's status panel and the monitor's tile and board."""
+def publish_status(conversation: Conversation, *, wall=True, launched=False) -> None:
+    """A state change: the live page's status panel and the monitor's tile (and board, for
+    a launch or an end). wall=False for what only the live page shows (a transcript or
+    recording arriving)."""
     broadcast(conversation, status_html(conversation))
-    monitor.publish_tile(conversation)
+    if wall:
+        monitor.publish_tile(conversation, launched=launched)
 
 
 def timeline(conversation: Conversation) -> list[dict]:

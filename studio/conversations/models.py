@@ -305,6 +305,10 @@ class Conversation(models.Model):
         if self.status in (self.ENDED, self.FAILED):
             return False
         self._set(status=self.ENDED, ended_at=when or timezone.now(), end_reason=reason)
+        # The last captions may have been skipped by the live index's throttle.
+        from studio.conversations.search import index_captions
+
+        index_captions(self.pk)
         return True
 
     def record_event(
@@ -328,14 +332,17 @@ class Conversation(models.Model):
     def receive_webhook(self, event) -> set[str] | None:
         """Store a parsed webhook once and advance the state; None when it was a duplicate.
         The receiver, the reconciler and the artifact watchdog all come through here."""
-        stored = self.record_event(
-            source=Event.WEBHOOK,
-            event_type=event.event_type,
-            dedupe_key=event.dedupe_key,
-            payload=event.raw,
-            occurred_at=event.timestamp,
-        )
-        return None if stored is None else self.apply_webhook(event)
+        # One transaction: the event and the state it brings land together, and SQLite's
+        # write lock is taken once per webhook rather than once per statement.
+        with transaction.atomic():
+            stored = self.record_event(
+                source=Event.WEBHOOK,
+                event_type=event.event_type,
+                dedupe_key=event.dedupe_key,
+                payload=event.raw,
+                occurred_at=event.timestamp,
+            )
+            return None if stored is None else self.apply_webhook(event)
 
     def apply_webhook(self, event) -> set[str]:
         """Advance the state from a parsed webhook. Returns the names of what changed."""

@@ -6,6 +6,8 @@ every monitor socket joins. Each fragment is rendered once and the bytes fanned 
 """
 
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +18,7 @@ from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from studio.conversations import search
 from studio.conversations.models import Conversation, Event, Lease, Utterance
 
 PAGE = "conversations/monitor.html"
@@ -126,14 +129,48 @@ def render(name: str, **context) -> str:
     return render_to_string(f"{PAGE}#{name}", {"oob": True, **context})
 
 
-def _send(groups, html: str) -> None:
+# Set while a socket's handler runs in a worker thread: the wall's pushes are collected and the
+# handler sends them from the event loop, with the page's. Each send from the thread was a trip
+# to the loop, and with 200 pages watching, a trip waits behind 200 deliveries: the relay then
+# fell behind its room (bench/RESULTS.md, "Fan-out").
+_collecting: ContextVar[list | None] = ContextVar("monitor_collecting", default=None)
+
+
+@contextmanager
+def collected_sends():
+    box: list[tuple[str, str]] = []
+    token = _collecting.set(box)
+    try:
+        yield box
+    finally:
+        _collecting.reset(token)
+
+
+async def send_collected(box: list[tuple[str, str]]) -> None:
     layer = get_channel_layer()
-    for group in groups:
-        async_to_sync(layer.group_send)(group, {"type": "push", "html": html})
+    for group, html in box:
+        await layer.group_send(group, {"type": "push", "html": html})
 
 
-def publish_tile(c: Conversation) -> None:
-    """A conversation changed state: its tile (or its move to "recently ended") and the board."""
+def _send(groups, html: str) -> None:
+    box = _collecting.get()
+    if box is not None:
+        box.extend((group, html) for group in groups)
+        return
+    layer = get_channel_layer()
+
+    async def send_all():
+        for group in groups:
+            await layer.group_send(group, {"type": "push", "html": html})
+
+    # One trip to the event loop for all the groups: each trip waits its turn behind whatever
+    # the loop is delivering.
+    async_to_sync(send_all)()
+
+
+def publish_tile(c: Conversation, *, launched: bool = False) -> None:
+    """A conversation changed state: its tile (or its move to "recently ended") and, when it
+    was just launched or has ended, the board."""
     groups = (ALL_GROUP, user_group(c.launched_by_id))
     if c.is_live:
         _send(groups, render("tile", **tile_context(c)))
@@ -144,7 +181,15 @@ def publish_tile(c: Conversation) -> None:
         if c.launched_by_id:
             mine = recently_ended(c.launched_by)
             _send((user_group(c.launched_by_id),), gone + render("recent", recent=mine))
-    _send((BOARD_GROUP,), render("board", board=board()))
+    # The board counts slot holders, launches and endings: only a launch or an end changes it.
+    # Rendering it on every change cost ~40 % of a webhook; the alert loop refreshes it every
+    # few seconds anyway, for the billed minutes.
+    if launched or not c.is_live:
+        publish_board()
+
+
+def publish_board(now=None) -> None:
+    _send((BOARD_GROUP,), render("board", board=board(now)))
 
 
 def publish_captions(c: Conversation) -> None:
@@ -182,5 +227,7 @@ def refresh_alerts(now=None) -> int:
         c._set(alert_codes=sorted(current))
         publish_tile(c)
         changed += 1
+    publish_board(now)  # billed minutes and "ended in the last hour" move with the clock
+    search.catch_up()
     Lease.release("alerts", HOLDER)
     return changed

@@ -129,6 +129,12 @@ def reconcile(now=None) -> int:
         known = set()
         conversations = list(Conversation.objects.live())
         for conversation in conversations:
+            # Renew the lease as the pass goes: a long pass (many conversations, a slow
+            # Tavus) would otherwise outlive it and let another process start an overlapping one.
+            renew_at = max(now, timezone.now())
+            if not Lease.acquire("reconciler", HOLDER, settings.RECONCILE_INTERVAL * 2, renew_at):
+                log.warning("reconciler: another process took over mid-pass; stopping")
+                return -1
             known.add(conversation.tavus_id)
             before = (conversation.status, conversation.end_requested_at)
             try:

@@ -11,12 +11,16 @@ The SQL is written out in full below, every value a parameter; the RawSQL noqa's
 
 import html
 import re
+import time
 from collections.abc import Iterable
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import NotSupportedError, connection
-from django.db.models import BooleanField, TextField, Value
+from django.db.models import BooleanField, Q, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from studio.conversations.models import Conversation, Event, Utterance
@@ -122,12 +126,53 @@ def unindex(pks: Iterable[int]) -> None:
 # just before applying it: the document is built from that payload.
 
 
+# A live conversation's document is rebuilt from all its captions, so indexing on every caption
+# cost O(n) each, O(n²) a conversation: at 1,000 captions a caption's ingest took 3× as long
+# on SQLite, 2× on PostgreSQL (bench/RESULTS.md). A live conversation's caption is indexed at
+# once unless this process indexed it in the last LIVE_INDEX_EVERY seconds; those skipped are
+# caught by the next caption, the alert loop's `catch_up()` every few seconds, and the end.
+LIVE_INDEX_EVERY = 2.0
+_last_indexed: dict[int, float] = {}  # conversation pk -> time.monotonic(); a throttle only
+
+
 def _utterance_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
-    conversation = Conversation.objects.only("pk", "transcript").get(pk=instance.conversation_id)
-    if conversation.transcript is None:  # once the final transcript is in, captions don't count
+    pk = instance.conversation_id
+    conversation = Conversation.objects.only("pk", "transcript", "status").filter(pk=pk).first()
+    if conversation is None or conversation.transcript is not None:
+        return  # once the final transcript is in, captions don't count
+    if conversation.is_live:
+        now = time.monotonic()
+        if now - _last_indexed.get(pk, -LIVE_INDEX_EVERY) < LIVE_INDEX_EVERY:
+            return
+        if len(_last_indexed) > 10_000:
+            _last_indexed.clear()
+        _last_indexed[pk] = now
+    index_conversation(conversation)
+
+
+def index_captions(pk: int) -> None:
+    """Index a conversation's captions, unless its final transcript is in (that counts)."""
+    conversation = Conversation.objects.only("pk", "transcript").filter(pk=pk).first()
+    if conversation is not None and conversation.transcript is None:
         index_conversation(conversation)
+
+
+def catch_up() -> int:
+    """Index the captions of live conversations (and of ones that just ended), so what the
+    per-caption throttle skipped is searchable within one alert interval."""
+    since = timezone.now() - timedelta(seconds=max(60, 4 * settings.ALERT_INTERVAL))
+    pks = list(
+        Conversation.objects.filter(transcript__isnull=True)
+        .filter(Q(status__in=Conversation.LIVE_STATUSES) | Q(ended_at__gte=since))
+        .filter(utterances__isnull=False)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for pk in pks:
+        index_captions(pk)
+    return len(pks)
 
 
 def _event_saved(sender, instance, created, raw=False, **kwargs):

@@ -171,7 +171,7 @@ def _launch(request, preset, form):
         target=conversation,
         detail=f"preset {preset.name!r}, Tavus {conversation.tavus_id}",
     )
-    live.publish_status(conversation)
+    live.publish_status(conversation, launched=True)
     if conversation.test_mode:
         messages.info(
             request,
@@ -307,7 +307,8 @@ def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     if changed is None:
         return JsonResponse({"status": "duplicate"})
     if changed:
-        live.publish_status(conversation)
+        # Artifacts (transcript, recording, analysis) appear on the live page, not the wall.
+        live.publish_status(conversation, wall="status" in changed)
     return JsonResponse({"status": "ok"})
 
 

@@ -75,7 +75,7 @@ class JoinConsumer(RoomRelayConsumer):
         if not await _join_page_seen(self.pk):
             await self._over()
 
-    async def ingest(self, envelope: dict) -> str:
+    async def ingest(self, envelope: dict) -> tuple[str, list]:
         try:
             return await super().ingest(envelope)
         except ConversationOver:

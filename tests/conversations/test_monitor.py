@@ -210,7 +210,7 @@ async def test_monitor_socket_gets_new_tiles_by_visibility():
     assert 'id="board"' in await wall.receive_from()
     await oscars_wall.receive_from()
     conversation, _ = await sync_to_async(make_conversation)(olivia, title="Fresh one")
-    await sync_to_async(live.publish_status)(conversation)
+    await sync_to_async(live.publish_status)(conversation, launched=True)
     tile = await wall.receive_from()
     assert f'id="tile-{conversation.pk}"' in tile and "Fresh one" in tile
     assert 'id="board"' in await wall.receive_from()
@@ -223,6 +223,81 @@ async def test_monitor_socket_gets_new_tiles_by_visibility():
     assert 'hx-swap-oob="delete"' in gone and "Everyone left" in gone
     await wall.disconnect()
     await oscars_wall.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_webhooks_update_the_wall_only_for_what_it_shows():
+    from django.test import Client
+
+    from tests.conversations.factories import webhook
+
+    olivia = await sync_to_async(make_user)("olivia", "Operator")
+    sam = await sync_to_async(make_user)("sam", "Supervisor")
+    conversation, secret = await sync_to_async(make_conversation)(
+        olivia, status=Conversation.LAUNCHING
+    )
+    wall = await _socket(sam, "/ws/monitor/")
+    page = await _socket(olivia, f"/ws/conversations/{conversation.pk}/")
+    await wall.receive_from()  # the snapshot
+    await page.receive_from()
+
+    def post(event_type, **properties):
+        body = webhook(conversation, event_type, **properties)
+        response = Client().post(f"/hooks/tavus/{secret}/", body, content_type="application/json")
+        assert response.status_code == 200
+
+    # The replica joining changes the tile, not the board (no slot taken or freed).
+    await sync_to_async(post)("system.replica_joined")
+    assert 'data-status="active"' in await page.receive_from()
+    tile = await wall.receive_from()
+    assert f'id="tile-{conversation.pk}"' in tile
+    assert await wall.receive_nothing(timeout=0.3)
+    # A recording arriving shows on the live page only.
+    await sync_to_async(post)("application.recording_ready", bucket_name="b", s3_key="k.mp4")
+    assert 'id="live-status"' in await page.receive_from()
+    assert await wall.receive_nothing(timeout=0.3)
+    # The end moves the tile to "recently ended" and refreshes the board.
+    await sync_to_async(post)("system.shutdown", shutdown_reason="participant_left_timeout")
+    assert 'hx-swap-oob="delete"' in await wall.receive_from()
+    assert 'id="board"' in await wall.receive_from()
+    await wall.disconnect()
+    await page.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_relayed_caption_reaches_the_page_and_the_wall():
+    # The relay's handler collects the wall's pushes in its worker thread and sends them from
+    # the event loop after the page's (studio.conversations.monitor.collected_sends).
+    from tests.conversations.test_consumer import utterance
+
+    olivia = await sync_to_async(make_user)("olivia", "Operator")
+    sam = await sync_to_async(make_user)("sam", "Supervisor")
+    conversation, _ = await sync_to_async(make_conversation)(olivia)
+    wall = await _socket(sam, "/ws/monitor/")
+    page = await _socket(olivia, f"/ws/conversations/{conversation.pk}/")
+    await wall.receive_from()
+    await page.receive_from()
+    await page.send_to(text_data=json.dumps(utterance(conversation, 1, "Hello from the room")))
+    assert "Hello from the room" in await page.receive_from()
+    tile = await wall.receive_from()
+    assert f'id="tile-captions-{conversation.pk}"' in tile and "Hello from the room" in tile
+    await wall.disconnect()
+    await page.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_alert_pass_refreshes_the_board():
+    olivia = await sync_to_async(make_user)("olivia", "Operator")
+    sam = await sync_to_async(make_user)("sam", "Supervisor")
+    await sync_to_async(make_conversation)(olivia)
+    wall = await _socket(sam, "/ws/monitor/")
+    await wall.receive_from()
+    await sync_to_async(refresh_alerts)()
+    assert 'id="board"' in await wall.receive_from()
+    await wall.disconnect()
 
 
 @pytest.mark.asyncio

@@ -164,6 +164,28 @@ def test_reconcile_stands_aside_while_another_process_holds_the_lease(db):
     assert reconcile() == -1
 
 
+def test_a_long_pass_keeps_its_lease_and_stops_if_it_lost_it(sandbox, operator, monkeypatch):
+    from studio.conversations import reconcile as module
+
+    first, _ = make_conversation(operator)
+    second, _ = make_conversation(operator)
+    checked = []
+
+    def slow_check(conversation, active, now):
+        checked.append(conversation.pk)
+        lease = Lease.objects.get(name="reconciler")
+        assert lease.holder == module.HOLDER and lease.expires_at > timezone.now()
+        # Meanwhile the lease runs out and another process takes it.
+        Lease.objects.filter(name="reconciler").update(
+            holder="other-host:1", expires_at=timezone.now() + timedelta(seconds=60)
+        )
+
+    monkeypatch.setattr(module, "_check", slow_check)
+    assert reconcile() == -1
+    assert len(checked) == 1 and checked[0] in (first.pk, second.pk)  # one left to the other
+    assert Lease.objects.get(name="reconciler").holder == "other-host:1"
+
+
 def test_manage_reconcile_runs_a_pass(sandbox, capsys):
     from django.core.management import call_command
 

@@ -107,6 +107,55 @@ def test_a_caption_written_live_is_indexed_at_once(operator):
     assert found(operator, "heron") == [conversation.pk]
 
 
+def _caption(conversation, seq, speech):
+    from studio.conversations.live import ingest_room_event
+    from studio.tavus.events import parse_room_event
+
+    event = parse_room_event(
+        {
+            "message_type": "conversation",
+            "event_type": "conversation.utterance",
+            "conversation_id": conversation.tavus_id,
+            "seq": seq,
+            "properties": {"role": "user", "speech": speech},
+        }
+    )
+    ingest_room_event(conversation, event)
+
+
+def test_a_burst_of_captions_is_indexed_by_the_alert_pass(operator):
+    # Rebuilding the document on every caption was O(n²) a conversation: a burst is indexed
+    # once at its start and again by the alert loop's pass a few seconds later.
+    from studio.conversations.monitor import refresh_alerts
+
+    conversation, _ = make_conversation(operator)
+    _caption(conversation, 1, "I saw a heron today")
+    _caption(conversation, 2, "and then a kingfisher")
+    assert found(operator, "heron") == [conversation.pk]
+    assert found(operator, "kingfisher") == []  # within the throttle window
+    refresh_alerts()
+    assert found(operator, "kingfisher") == [conversation.pk]
+
+
+def test_the_end_indexes_captions_the_throttle_skipped(operator):
+    conversation, _ = make_conversation(operator)
+    _caption(conversation, 1, "I saw a heron today")
+    _caption(conversation, 2, "and then a kingfisher")
+    assert conversation.mark_ended("participant_left_timeout")
+    assert found(operator, "kingfisher") == [conversation.pk]
+
+
+def test_catch_up_leaves_alone_what_has_a_final_transcript(operator):
+    conversation = ended(operator, transcript=[{"role": "user", "content": "final words"}])
+    Utterance.objects.create(
+        conversation=conversation, role="user", text="late caption", dedupe_key="late"
+    )
+    search._last_indexed.clear()
+    search.catch_up()
+    assert found(operator, "final") == [conversation.pk]
+    assert found(operator, "late") == []
+
+
 def test_captions_after_the_final_transcript_do_not_replace_it(operator):
     conversation = ended(operator, transcript=[{"role": "user", "content": "final words"}])
     Utterance.objects.create(

@@ -21,7 +21,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from django.conf import settings
 
     database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3" and database.get("TEST", {}).get("NAME"):
+    if "sqlite" in database["ENGINE"] and database.get("TEST", {}).get("NAME"):
         database["TEST"]["NAME"] += "-sandbox"  # still matched by .gitignore's .test-db.sqlite3*
 
 
@@ -29,7 +29,7 @@ class SandboxServer(StudioServer):
     """StudioServer serving only Django's HTTP handler (what studio.asgi routes HTTP to).
 
     The sandbox speaks HTTP only; leaving the websocket stack out keeps these tests independent
-    of the studio apps' consumers. Same uvicorn, same ASGIHandler, same threads.
+    of the studio apps' consumers. Same uvicorn, same HTTP handler, same threads.
     """
 
     def __init__(self):  # noqa: D107 - replaces StudioServer's, which imports studio.asgi
@@ -37,14 +37,15 @@ class SandboxServer(StudioServer):
         import socket
 
         import uvicorn
-        from django.core.asgi import get_asgi_application
+
+        from studio.handlers import OneHopASGIHandler
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(get_asgi_application(), lifespan="off", log_level="warning")
+        config = uvicorn.Config(OneHopASGIHandler(), lifespan="off", log_level="warning")
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True, name="sandbox-server")
