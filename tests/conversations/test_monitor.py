@@ -225,6 +225,19 @@ async def test_monitor_socket_gets_new_tiles_by_visibility():
     await oscars_wall.disconnect()
 
 
+async def _watched(**fields):
+    """Olivia's conversation, with a supervisor's wall and her live page connected (snapshots
+    read): (conversation, webhook secret, wall, page)."""
+    olivia = await sync_to_async(make_user)("olivia", "Operator")
+    sam = await sync_to_async(make_user)("sam", "Supervisor")
+    conversation, secret = await sync_to_async(make_conversation)(olivia, **fields)
+    wall = await _socket(sam, "/ws/monitor/")
+    page = await _socket(olivia, f"/ws/conversations/{conversation.pk}/")
+    await wall.receive_from()
+    await page.receive_from()
+    return conversation, secret, wall, page
+
+
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_webhooks_update_the_wall_only_for_what_it_shows():
@@ -232,15 +245,7 @@ async def test_webhooks_update_the_wall_only_for_what_it_shows():
 
     from tests.conversations.factories import webhook
 
-    olivia = await sync_to_async(make_user)("olivia", "Operator")
-    sam = await sync_to_async(make_user)("sam", "Supervisor")
-    conversation, secret = await sync_to_async(make_conversation)(
-        olivia, status=Conversation.LAUNCHING
-    )
-    wall = await _socket(sam, "/ws/monitor/")
-    page = await _socket(olivia, f"/ws/conversations/{conversation.pk}/")
-    await wall.receive_from()  # the snapshot
-    await page.receive_from()
+    conversation, secret, wall, page = await _watched(status=Conversation.LAUNCHING)
 
     def post(event_type, **properties):
         body = webhook(conversation, event_type, **properties)
@@ -272,13 +277,7 @@ async def test_a_relayed_caption_reaches_the_page_and_the_wall():
     # the event loop after the page's (studio.conversations.monitor.collected_sends).
     from tests.conversations.test_consumer import utterance
 
-    olivia = await sync_to_async(make_user)("olivia", "Operator")
-    sam = await sync_to_async(make_user)("sam", "Supervisor")
-    conversation, _ = await sync_to_async(make_conversation)(olivia)
-    wall = await _socket(sam, "/ws/monitor/")
-    page = await _socket(olivia, f"/ws/conversations/{conversation.pk}/")
-    await wall.receive_from()
-    await page.receive_from()
+    conversation, _, wall, page = await _watched()
     await page.send_to(text_data=json.dumps(utterance(conversation, 1, "Hello from the room")))
     assert "Hello from the room" in await page.receive_from()
     tile = await wall.receive_from()
