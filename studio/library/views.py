@@ -91,9 +91,21 @@ def replicas(request: HttpRequest) -> HttpResponse:
 @role_required(ADMIN)
 @require_POST
 def replicas_sync(request: HttpRequest) -> HttpResponse:
+    return _sync(
+        request,
+        sync_replicas,
+        "library:replicas",
+        _replicas_context,
+        "library/replicas.html#replica-region",
+    )
+
+
+def _sync(request: HttpRequest, sync, list_url: str, context_for, region: str) -> HttpResponse:
+    """Mirror Tavus's list into the library: a message and the list without htmx, else the
+    list region re-rendered (with the current filters) and the outcome above it."""
     sync_result = sync_error = None
     try:
-        sync_result = sync_replicas()
+        sync_result = sync()
     except tavus.TavusError as error:
         sync_error = tavus_problem(error)
     if not request.htmx:
@@ -101,10 +113,10 @@ def replicas_sync(request: HttpRequest) -> HttpResponse:
             messages.error(request, sync_error)
         else:
             messages.success(request, str(sync_result))
-        return redirect("library:replicas")
-    context = _replicas_context(request, request.POST)
+        return redirect(list_url)
+    context = context_for(request, request.POST)
     context.update(sync_result=sync_result, sync_error=sync_error)
-    return render(request, "library/replicas.html#replica-region", context)
+    return render(request, region, context)
 
 
 # --- Personas ------------------------------------------------------------------------------
@@ -157,20 +169,13 @@ def personas(request: HttpRequest) -> HttpResponse:
 @role_required(ADMIN)
 @require_POST
 def personas_sync(request: HttpRequest) -> HttpResponse:
-    sync_result = sync_error = None
-    try:
-        sync_result = sync_personas()
-    except tavus.TavusError as error:
-        sync_error = tavus_problem(error)
-    if not request.htmx:
-        if sync_error:
-            messages.error(request, sync_error)
-        else:
-            messages.success(request, str(sync_result))
-        return redirect("library:personas")
-    context = _personas_context(request, request.POST)
-    context.update(sync_result=sync_result, sync_error=sync_error)
-    return render(request, "library/personas.html#persona-region", context)
+    return _sync(
+        request,
+        sync_personas,
+        "library:personas",
+        _personas_context,
+        "library/personas.html#persona-region",
+    )
 
 
 @role_required(OPERATOR)
