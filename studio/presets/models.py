@@ -152,6 +152,14 @@ class Preset(models.Model):
         copy.save()
         return copy
 
+    def forget_background(self, name: str) -> None:
+        """Delete a replaced background picture from storage, unless a copy of this preset
+        (duplicate() shares the file) still shows it."""
+        if not name or name == self.background_image.name:
+            return
+        if not Preset.objects.filter(background_image=name).exists():
+            self.background_image.storage.delete(name)
+
     def free_copy_name(self) -> str:
         base = f"Copy of {self.name}"[:110]
         name, n = base, 2

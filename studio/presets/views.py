@@ -143,6 +143,7 @@ def _editor(request: HttpRequest, form: PresetForm, preset: Preset) -> HttpRespo
 
 
 def _save(request: HttpRequest, preset: Preset) -> HttpResponse:
+    stored_picture = preset.background_image.name if preset.pk else ""
     form = PresetForm(
         request.POST, request.FILES, instance=preset, validate_url=_validate_url(preset)
     )
@@ -155,6 +156,7 @@ def _save(request: HttpRequest, preset: Preset) -> HttpResponse:
         preset.created_by = request.user
     preset.updated_by = request.user
     preset.save()
+    preset.forget_background(stored_picture)  # a new picture replaced it
     messages.success(request, f"Saved “{preset.name}”.")
     return redirect("presets:list")
 

@@ -172,3 +172,31 @@ def test_the_staff_picture_view_needs_sign_in(client, operator, persona, media_r
     preset = form_with(persona, upload(picture())).save()
     response = client.get(f"/presets/{preset.pk}/background/")
     assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_a_replaced_picture_leaves_storage(staff, persona, media_root):
+    staff.post("/presets/new/", data_for(persona, background_image=upload(picture())))
+    preset = Preset.objects.get(name="Reception")
+    first = preset.background_image.name
+    staff.post(f"/presets/{preset.pk}/edit/", data_for(persona))  # nothing new: kept
+    assert (media_root / first).exists()
+    new = upload(picture(kind="JPEG"), "new.jpg", "image/jpeg")
+    response = staff.post(f"/presets/{preset.pk}/edit/", data_for(persona, background_image=new))
+    assert response.status_code == 302
+    preset.refresh_from_db()
+    assert preset.background_image.name != first
+    assert (media_root / preset.background_image.name).exists()
+    assert not (media_root / first).exists()
+
+
+def test_a_picture_a_copy_still_shows_is_kept(staff, persona, media_root, operator):
+    staff.post("/presets/new/", data_for(persona, background_image=upload(picture())))
+    preset = Preset.objects.get(name="Reception")
+    shared = preset.background_image.name
+    copy = preset.duplicate(operator)
+    assert copy.background_image.name == shared
+    new = upload(picture(kind="JPEG"), "new.jpg", "image/jpeg")
+    staff.post(f"/presets/{preset.pk}/edit/", data_for(persona, background_image=new))
+    assert (media_root / shared).exists()  # the copy still uses it
+    copy.refresh_from_db()
+    assert staff.get(f"/presets/{copy.pk}/background/").status_code == 200
