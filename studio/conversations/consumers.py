@@ -217,9 +217,6 @@ class ConversationConsumer(RoomRelayConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await super().disconnect(code)
 
-    async def push(self, event):
-        await self.send(text_data=event["html"])
-
 
 @database_sync_to_async
 def _monitor_snapshot(user) -> str:
@@ -257,9 +254,6 @@ class MonitorConsumer(PushConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         pass  # the wall only listens
-
-    async def push(self, event):
-        await self.send(text_data=event["html"])
 
 
 @database_sync_to_async
