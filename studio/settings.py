@@ -142,7 +142,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # Requests' threads are reused (studio/asgi.py), so their connections can be: opening one
+    # Requests' threads are reused (studio/handlers.py), so their connections can be: opening one
     # (with its PRAGMAs) was ~15 % of a webhook's time. PostgreSQL has its pool instead.
     DATABASES["default"]["CONN_MAX_AGE"] = envint("DATABASE_CONN_MAX_AGE", 600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -157,15 +157,9 @@ def _send(groups, html: str) -> None:
     if box is not None:
         box.extend((group, html) for group in groups)
         return
-    layer = get_channel_layer()
-
-    async def send_all():
-        for group in groups:
-            await layer.group_send(group, {"type": "push", "html": html})
-
     # One trip to the event loop for all the groups: each trip waits its turn behind whatever
     # the loop is delivering.
-    async_to_sync(send_all)()
+    async_to_sync(send_collected)([(group, html) for group in groups])
 
 
 def publish_tile(c: Conversation, *, launched: bool = False) -> None:

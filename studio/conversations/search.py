@@ -136,13 +136,17 @@ _last_indexed: dict[int, float] = {}  # conversation pk -> time.monotonic(); a t
 
 
 def _utterance_saved(sender, instance, created, raw=False, **kwargs):
-    if raw:
-        return
-    pk = instance.conversation_id
+    if not raw:
+        index_captions(instance.conversation_id, throttled=True)
+
+
+def index_captions(pk: int, *, throttled: bool = False) -> None:
+    """Index a conversation's captions, unless its final transcript is in (that counts).
+    throttled: skip a live conversation this process indexed in the last LIVE_INDEX_EVERY s."""
     conversation = Conversation.objects.only("pk", "transcript", "status").filter(pk=pk).first()
     if conversation is None or conversation.transcript is not None:
-        return  # once the final transcript is in, captions don't count
-    if conversation.is_live:
+        return
+    if throttled and conversation.is_live:
         now = time.monotonic()
         if now - _last_indexed.get(pk, -LIVE_INDEX_EVERY) < LIVE_INDEX_EVERY:
             return
@@ -150,13 +154,6 @@ def _utterance_saved(sender, instance, created, raw=False, **kwargs):
             _last_indexed.clear()
         _last_indexed[pk] = now
     index_conversation(conversation)
-
-
-def index_captions(pk: int) -> None:
-    """Index a conversation's captions, unless its final transcript is in (that counts)."""
-    conversation = Conversation.objects.only("pk", "transcript").filter(pk=pk).first()
-    if conversation is not None and conversation.transcript is None:
-        index_conversation(conversation)
 
 
 def catch_up() -> int:
