@@ -20,6 +20,7 @@ import secrets
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -58,6 +59,11 @@ def parse_args():
     return args
 
 
+def tavus_timestamp() -> str:
+    """The current time as Tavus writes it (UTC, microseconds, Z)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def lifecycle(tavus_id: str) -> list[dict]:
     """The webhooks Tavus sends for one conversation."""
     bodies = []
@@ -73,7 +79,9 @@ def lifecycle(tavus_id: str) -> list[dict]:
                 "conversation_id": tavus_id,
                 "event_type": kind,
                 "message_type": "system" if kind.startswith("system.") else "application",
-                "timestamp": "2026-11-25T10:00:00.000000Z",
+                # Now, not a fixed date: the webhook grace counts from the end, and a stale
+                # shutdown would close it before the rest of the storm arrives.
+                "timestamp": tavus_timestamp(),
                 "properties": {"replica_id": "r79e1c033f", **properties},
             }
         )

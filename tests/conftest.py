@@ -145,6 +145,44 @@ CHROMIUM_ARGS = [
 ]
 
 
+# --- Time windows: the same test on any day -------------------------------------------------
+
+# Tests marked `time_window` (webhook grace, retention, alerts, "today", the reconciler's
+# rules, cue times) run three times: on today's clock, and with the clock moved a year ahead
+# and a year back. A fixture that stamps a fixed date instead of one relative to now then
+# fails on at least one of them, today rather than on the day the date falls out of a window.
+CLOCKS = {"today": 0, "year-ahead": 365, "year-back": -365}
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("time_window"):
+        metafunc.fixturenames.append("clock")
+        metafunc.parametrize("clock", list(CLOCKS), indirect=True)
+
+
+@pytest.fixture
+def clock(request):
+    """The name of the clock a time_window test runs on (see _moved_clock)."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _moved_clock(request):
+    # Autouse, so the clock moves before any other fixture writes a row.
+    callspec = getattr(request.node, "callspec", None)
+    name = callspec.params.get("clock") if callspec else None
+    if not name or not CLOCKS[name]:
+        yield
+        return
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now() + timedelta(days=CLOCKS[name]), tick=True):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_search_throttle():
     # The live index's per-process throttle is keyed by conversation pk, and pks repeat

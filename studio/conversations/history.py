@@ -487,9 +487,10 @@ def artifact_states(conversation: Conversation, now=None) -> list[dict]:
     """For the page: each missing artifact, still awaited or given up on."""
     now = now or timezone.now()
     missing = missing_artifacts(conversation)
-    if not missing or not conversation.ended_at:
+    received = conversation.end_received_at
+    if not missing or not received:
         return []
-    waiting = now < conversation.ended_at + ARTIFACT_LIMIT
+    waiting = now < received + ARTIFACT_LIMIT
     return [{"name": name, "waiting": waiting} for name in missing]
 
 
@@ -523,15 +524,16 @@ def watch_artifacts(now=None) -> dict:
             status=Conversation.ENDED,
             test_mode=False,
             tavus_id__isnull=False,
-            ended_at__lte=now - ARTIFACT_GRACE,
-            ended_at__gt=now - ARTIFACT_LIMIT,
+            # The studio's own clock (see Conversation.end_received_at).
+            end_received_at__lte=now - ARTIFACT_GRACE,
+            end_received_at__gt=now - ARTIFACT_LIMIT,
         )
         .filter(
             Q(transcript__isnull=True)
             | Q(recording__isnull=True, recording_started_at__isnull=False)
             | Q(perception_analysis="")
         )
-        .order_by("ended_at")
+        .order_by("end_received_at")
     )
     summary = {"checked": 0, "backfilled": 0, "errors": 0}
     # A list, not an iterator: SQLite would see our own writes mid-iteration.

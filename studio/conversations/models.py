@@ -106,6 +106,10 @@ class Conversation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     ended_at = models.DateTimeField(null=True, blank=True)
+    # When the studio itself learned of the end, by its own clock. Time windows that follow
+    # the end (the webhook grace, the artifact watchdog) count from here, never from Tavus's
+    # timestamp: a delayed retry or a skewed clock at Tavus must not close them early.
+    end_received_at = models.DateTimeField(null=True, blank=True)
     transcript = models.JSONField(null=True, blank=True)
     recording = models.JSONField(null=True, blank=True)
     perception_analysis = models.TextField(blank=True)
@@ -118,6 +122,12 @@ class Conversation(models.Model):
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        # Rows written with an end but no receipt (imports, fixtures): received when it ended.
+        if self.ended_at and not self.end_received_at:
+            self.end_received_at = self.ended_at
+        super().save(*args, **kwargs)
 
     # --- creation ---------------------------------------------------------------------
 
@@ -155,8 +165,13 @@ class Conversation(models.Model):
             conversation.webhook_secret_hash, digest
         ):
             return None
+        # The grace runs on the studio's clock from when it received the end (end_received_at),
+        # not from the shutdown's own timestamp: Tavus retries late deliveries for hours and its
+        # clock may differ from ours, and the transcript that follows a shutdown must still get
+        # in. A conversation that never ended has no grace limit at all.
+        received = conversation.end_received_at
         grace = timedelta(seconds=settings.WEBHOOK_GRACE_SECONDS)
-        if conversation.ended_at and timezone.now() > conversation.ended_at + grace:
+        if received and timezone.now() > received + grace:
             return None
         return conversation
 
@@ -289,11 +304,13 @@ class Conversation(models.Model):
         if self.status in (self.LAUNCHING, self.UNKNOWN):
             fields["status"] = status
             if status == self.ENDED:
-                fields.update(ended_at=timezone.now(), end_reason="test_mode")
+                now = timezone.now()
+                fields.update(ended_at=now, end_received_at=now, end_reason="test_mode")
         self._set(**fields)
 
     def mark_failed(self, reason: str):
-        self._set(status=self.FAILED, failure_reason=reason, ended_at=timezone.now())
+        now = timezone.now()
+        self._set(status=self.FAILED, failure_reason=reason, ended_at=now, end_received_at=now)
 
     def mark_unknown(self, reason: str):
         self._set(status=self.UNKNOWN, failure_reason=reason)
@@ -304,7 +321,12 @@ class Conversation(models.Model):
     def mark_ended(self, reason: str, when=None):
         if self.status in (self.ENDED, self.FAILED):
             return False
-        self._set(status=self.ENDED, ended_at=when or timezone.now(), end_reason=reason)
+        now = timezone.now()
+        # Tavus's timestamp is when it ended (what it bills to), but a clock ahead of ours or
+        # behind our own start cannot be: those fall back to the studio's clock.
+        if when is None or when > now or when < self.created_at:
+            when = now
+        self._set(status=self.ENDED, ended_at=when, end_received_at=now, end_reason=reason)
         # The last captions may have been skipped by the live index's throttle.
         from studio.conversations.search import index_captions
 

@@ -1,5 +1,7 @@
 import secrets
 
+from django.utils import timezone
+
 from studio.conversations.models import Conversation, hash_secret
 
 
@@ -22,7 +24,14 @@ def make_conversation(user, *, status=Conversation.ACTIVE, secret=None, **fields
     return conversation, secret
 
 
-def webhook(conversation, event_type, timestamp="2026-11-25T10:00:00.000000Z", **properties):
+def tavus_timestamp(moment=None) -> str:
+    """A time as Tavus writes it in webhooks (UTC, microseconds, Z); now by default."""
+    return (moment or timezone.now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def webhook(conversation, event_type, timestamp=None, **properties):
+    """A Tavus webhook body, stamped now unless the test sets a time on purpose."""
+    timestamp = timestamp or tavus_timestamp()
     message_type = "system" if event_type.startswith("system.") else "application"
     return {
         "conversation_id": conversation.tavus_id,

@@ -12,6 +12,9 @@ from studio.conversations.monitor import alerts, refresh_alerts
 from tests.conftest import make_user
 from tests.conversations.factories import make_conversation
 
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
+
 T0 = timezone.now().replace(microsecond=0)
 
 

@@ -10,6 +10,9 @@ from studio.conversations.reconcile import reconcile
 from studio.tavus import client as tavus
 from tests.conversations.factories import make_conversation
 
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
+
 DEAD_CALLBACK = "http://127.0.0.1:9/hooks/nowhere/"
 
 

@@ -1,11 +1,16 @@
 import json
 import random
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from studio.conversations.models import Conversation, Event
-from tests.conversations.factories import make_conversation, webhook
+from tests.conversations.factories import make_conversation, tavus_timestamp, webhook
+
+# The webhook grace counts from the end: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
 
 
 def post(client, secret, body, content_type="application/json"):
@@ -154,9 +159,46 @@ def test_get_is_not_allowed(client, convo):
 def test_secret_stops_working_after_the_grace_period(client, convo, settings):
     conversation, secret = convo
     settings.WEBHOOK_GRACE_SECONDS = 60
-    conversation._set(status="ended", ended_at=timezone.now() - timezone.timedelta(seconds=120))
+    shutdown = webhook(conversation, "system.shutdown", shutdown_reason="max_call_duration")
+    post(client, secret, shutdown)
     body = webhook(conversation, "application.perception_analysis", analysis="late")
-    assert post(client, secret, body).status_code == 404
+    with time_machine.travel(timezone.now() + timedelta(seconds=59)):
+        assert post(client, secret, body).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        late = webhook(conversation, "application.perception_analysis", analysis="later")
+        assert post(client, secret, late).status_code == 404
+
+
+def test_a_late_retried_shutdown_does_not_lock_out_the_transcript_after_it(client, convo):
+    # Tavus retried the shutdown for a day: its timestamp is old, but the studio only just
+    # heard of the end, so the grace starts now and the transcript that follows gets in.
+    conversation, secret = convo
+    conversation._set(created_at=timezone.now() - timedelta(days=2))
+    day_old = tavus_timestamp(timezone.now() - timedelta(days=1))
+    shutdown = webhook(
+        conversation, "system.shutdown", timestamp=day_old, shutdown_reason="max_call_duration"
+    )
+    assert post(client, secret, shutdown).status_code == 200
+    transcript = [{"role": "user", "content": "Still here"}]
+    body = webhook(conversation, "application.transcription_ready", transcript=transcript)
+    assert post(client, secret, body).status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.transcript == transcript
+    # The end itself is Tavus's: that is what it bills to.
+    assert conversation.ended_at.isoformat().startswith(day_old[:19])
+    assert timezone.now() - conversation.end_received_at < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=3), -timedelta(days=400)])
+def test_an_end_stamped_outside_the_call_falls_back_to_the_studios_clock(client, convo, skew):
+    # A clock ahead of ours, or a date before the conversation began, cannot be the end.
+    conversation, secret = convo
+    stamp = tavus_timestamp(timezone.now() + skew)
+    body = webhook(conversation, "system.shutdown", timestamp=stamp, shutdown_reason="x")
+    assert post(client, secret, body).status_code == 200
+    conversation.refresh_from_db()
+    assert abs(conversation.ended_at - timezone.now()) < timedelta(minutes=1)
+    assert conversation.ended_at >= conversation.created_at
 
 
 def test_shuffled_storm_with_duplicates_ends_in_the_right_state(client, operator):

@@ -1,11 +1,15 @@
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from studio.conversations import history
 from studio.conversations.models import Conversation, Event
 from tests.conversations.factories import make_conversation
 from tests.history.conftest import ended
+
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
 
 TRANSCRIPT = [
     {"role": "system", "content": "You are Coach. Secret house rules."},

@@ -11,6 +11,9 @@ from studio.conversations import export
 from tests.history.conftest import ended
 from tests.history.test_detail import TRANSCRIPT
 
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
+
 VTT_CUE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}$")
 
 

@@ -9,6 +9,9 @@ from studio.conversations.models import Conversation
 from tests.conversations.factories import make_conversation
 from tests.history.conftest import ended
 
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
+
 
 def rows(response) -> list[int]:
     return [c.pk for c in response.context["page"].object_list]

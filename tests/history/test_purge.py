@@ -2,6 +2,7 @@ import logging
 from datetime import timedelta
 
 import httpx
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -10,6 +11,9 @@ from studio.conversations.export import PURGED_EVENT, purge
 from studio.conversations.models import Conversation, Event
 from studio.tavus import client as tavus
 from tests.history.conftest import ended
+
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
 
 DAY = 24 * 60
 

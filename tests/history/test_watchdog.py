@@ -12,6 +12,9 @@ from studio.conversations.models import Conversation, Event
 from studio.tavus import client as tavus
 from tests.conversations.factories import make_conversation
 
+# Alerts, rules and windows that count from now: every test here runs on three clocks.
+pytestmark = pytest.mark.time_window
+
 SALES_COACH = "pdced222244b"  # a stock sandbox persona with raven perception
 RAVEN = {"layers": {"perception": {"perception_model": "raven-0"}}}
 

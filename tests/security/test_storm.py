@@ -3,6 +3,7 @@
 import json
 import random
 
+import pytest
 from django.test import Client
 
 from studio.conversations.models import Event
@@ -11,6 +12,7 @@ from tests.conversations.factories import make_conversation, webhook
 CONVERSATIONS, ACTIONS_EACH, TOTAL = 50, 64, 5000
 
 
+@pytest.mark.time_window
 def test_a_storm_of_webhooks_ends_in_exactly_the_right_state(operator):
     rng = random.Random(2026)
     client = Client()

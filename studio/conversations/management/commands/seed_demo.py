@@ -309,6 +309,8 @@ class Command(BaseCommand):
                     ]
             planned.append((row, lines))
         rows = planned
+        for row, _ in rows:
+            row.end_received_at = row.ended_at  # bulk_create skips save()
         Conversation.objects.bulk_create([row for row, _ in rows])
 
         utterances, events, documents = [], [], []
