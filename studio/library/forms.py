@@ -5,6 +5,7 @@ import copy
 from django import forms
 
 from studio.library.models import Persona, Replica
+from studio.tavus import layers as tavus_layers
 
 # Form field → key at the top level of a Tavus persona.
 TOP_LEVEL = {
@@ -39,40 +40,6 @@ FIELD_ALIASES = {
 }
 
 TAVUS_DEFAULT = ("", "Tavus default")
-LLM_MODELS = [
-    TAVUS_DEFAULT,
-    ("tavus-gpt-oss", "GPT-OSS (hosted by Tavus, fast)"),
-    ("tavus-gpt-4o", "GPT-4o (hosted by Tavus)"),
-    ("tavus-gpt-4o-mini", "GPT-4o mini (hosted by Tavus, quickest)"),
-    ("tavus-llama-4", "Llama 4 (hosted by Tavus)"),
-    ("tavus-gemini-2.5-flash", "Gemini 2.5 Flash (hosted by Tavus)"),
-    ("tavus-claude-haiku-4.5", "Claude Haiku 4.5 (hosted by Tavus)"),
-]
-TTS_ENGINES = [
-    TAVUS_DEFAULT,
-    ("cartesia", "Cartesia"),
-    ("elevenlabs", "ElevenLabs"),
-    ("azure", "Azure"),
-]
-STT_ENGINES = [
-    TAVUS_DEFAULT,
-    ("tavus-auto", "Automatic (Tavus picks)"),
-    ("tavus-turbo", "Turbo (fastest)"),
-    ("tavus-advanced", "Advanced (most accurate)"),
-]
-PERCEPTION_MODELS = [
-    TAVUS_DEFAULT,
-    ("raven-1", "Raven-1: sees and hears the person (newest)"),
-    ("raven-0", "Raven-0: sees the person and their screen"),
-    ("basic", "Basic: simple visual awareness"),
-    ("off", "Off: the replica sees nothing"),
-]
-TURN_DETECTION = [
-    TAVUS_DEFAULT,
-    ("sparrow-1", "Sparrow-1: understands when someone has finished (newest)"),
-    ("sparrow-0", "Sparrow-0: understands when someone has finished"),
-    ("time-based", "Time-based: waits for a pause of fixed length"),
-]
 LEVELS = [TAVUS_DEFAULT, ("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
 
@@ -130,13 +97,13 @@ class PersonaForm(forms.Form):
     )
     llm_model = forms.ChoiceField(
         label="Language model (the brain)",
-        choices=LLM_MODELS,
+        choices=tavus_layers.choices(tavus_layers.LLM_MODELS),
         required=False,
         help_text="Bigger models answer more carefully; smaller ones answer faster.",
     )
     tts_engine = forms.ChoiceField(
         label="Voice engine",
-        choices=TTS_ENGINES,
+        choices=tavus_layers.choices(tavus_layers.TTS_ENGINES),
         required=False,
         help_text="The service that turns the replica's words into speech.",
     )
@@ -151,7 +118,7 @@ class PersonaForm(forms.Form):
     )
     stt_engine = forms.ChoiceField(
         label="Listening engine",
-        choices=STT_ENGINES,
+        choices=tavus_layers.choices(tavus_layers.STT_ENGINES),
         required=False,
         help_text="The service that turns what the person says into text.",
     )
@@ -166,7 +133,7 @@ class PersonaForm(forms.Form):
     )
     perception_model = forms.ChoiceField(
         label="Perception (what the replica sees)",
-        choices=PERCEPTION_MODELS,
+        choices=tavus_layers.choices(tavus_layers.PERCEPTION_MODELS),
         required=False,
         help_text=(
             "Lets the replica notice the person's expressions and surroundings, and produces a "
@@ -175,7 +142,7 @@ class PersonaForm(forms.Form):
     )
     turn_detection_model = forms.ChoiceField(
         label="Knowing when to speak",
-        choices=TURN_DETECTION,
+        choices=tavus_layers.choices(tavus_layers.TURN_DETECTION),
         required=False,
         help_text="How the replica decides the person has finished speaking.",
     )
@@ -210,12 +177,11 @@ class PersonaForm(forms.Form):
         self.fields["default_replica_id"].queryset = replicas.order_by(
             "vanished", "-replica_type", "name"
         )
-        # A value set outside the studio (e.g. a bring-your-own model) stays selectable.
-        for name in ("llm_model", "tts_engine", "stt_engine", "perception_model"):
-            value = self.initial.get(name)
-            choices = self.fields[name].choices
-            if value and value not in {v for v, _ in choices}:
-                self.fields[name].choices = [*choices, (value, f"{value} (current)")]
+        # Only today's values are offered; the value a persona already has (deprecated, or set
+        # outside the studio, e.g. a bring-your-own model) stays selected and says what it is.
+        for name, options in tavus_layers.BY_FIELD.items():
+            keep = self.initial.get(name) or ""
+            self.fields[name].choices = tavus_layers.choices(options, keep=keep)
 
     @classmethod
     def initial_from(cls, persona: Persona, copy_of: bool = False) -> dict:

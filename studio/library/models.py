@@ -211,6 +211,13 @@ class Persona(models.Model):
     def llm_model(self) -> str:
         return self.layer("llm").get("model") or ""
 
+    @property
+    def outdated_settings(self) -> list:
+        """Layer values Tavus has deprecated or dropped (tavus/layers.py), shown, never changed."""
+        from studio.tavus.layers import outdated_in
+
+        return outdated_in(self.layers or {})
+
     @classmethod
     def fields_from_tavus(cls, item: tavus.Persona, persona_type: str = "") -> dict:
         kind = item.persona_type or persona_type

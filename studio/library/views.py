@@ -18,6 +18,7 @@ from studio.library.models import (
     sync_replicas,
 )
 from studio.tavus import client as tavus
+from studio.tavus import layers as tavus_layers
 
 
 def tavus_problem(error: tavus.TavusError) -> str:
@@ -200,7 +201,15 @@ def _editor(request, form, persona=None, source=None, status=200) -> HttpRespons
     return render(
         request,
         "library/persona_form.html",
-        {"nav": "library", "tab": "personas", "form": form, "persona": persona, "source": source},
+        {
+            "nav": "library",
+            "tab": "personas",
+            "form": form,
+            "persona": persona,
+            "source": source,
+            "layer_lists_source": tavus_layers.LISTS_SOURCE,
+            "layer_lists_checked": tavus_layers.LISTS_CHECKED,
+        },
         status=status,
     )
 
@@ -213,7 +222,9 @@ def persona_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         initial = PersonaForm.initial_from(source, copy_of=True) if source else None
         return _editor(request, PersonaForm(initial=initial), source=source)
-    form = PersonaForm(request.POST)
+    # The copy's current values (deprecated ones too) stay valid choices, as on the GET.
+    initial = PersonaForm.initial_from(source, copy_of=True) if source else None
+    form = PersonaForm(request.POST, initial=initial)
     if not form.is_valid():
         return _editor(request, form, source=source)
     body = form.create_body(source.layers if source else None)

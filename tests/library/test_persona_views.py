@@ -78,6 +78,32 @@ def test_the_list_shows_the_default_face_and_senses(client, operator, stock):
     assert "Anna" in html and "raven-0" in html and "tavus-gpt-4o" in html
 
 
+def test_deprecated_settings_are_shown_as_deprecated_on_the_list_and_the_page(
+    client, operator, stock
+):
+    client.force_login(operator)
+    assert "Uses deprecated settings" in client.get(LIST).content.decode()
+    html = client.get(f"/library/personas/{stock.pk}/").content.decode()
+    assert "settings Tavus has moved on from" in html
+    assert "<code>tavus-gpt-4o</code> is deprecated: Tavus recommends GPT-OSS instead." in html
+    assert "<code>raven-0</code> is legacy" in html
+    assert "GPT-4o (deprecated:" in html  # the setting itself, in words
+
+
+def test_a_persona_on_current_settings_shows_no_deprecation(client, operator, anna):
+    persona = make_persona("p-new", "Fresh", layers={"llm": {"model": "tavus-gpt-oss"}})
+    client.force_login(operator)
+    html = client.get(f"/library/personas/{persona.pk}/").content.decode()
+    assert "moved on from" not in html
+    assert "GPT-OSS (hosted by Tavus, recommended)" in html
+
+
+def test_the_editor_names_the_source_and_date_of_its_lists(client, admin_user):
+    client.force_login(admin_user)
+    html = client.get("/library/personas/new/").content.decode()
+    assert "docs.tavus.io, persona layer pages" in html and "checked 2026-05" in html
+
+
 def test_the_list_filters_and_answers_htmx_with_the_region(client, operator, stock, mine):
     client.force_login(operator)
     html = client.get(LIST, {"type": "system"}, HTTP_HX_REQUEST="true").content.decode()
