@@ -67,6 +67,9 @@ TAVUS_CONCURRENCY_LIMIT = envint("TAVUS_CONCURRENCY_LIMIT", None)
 SANDBOX_CONCURRENCY_LIMIT = envint("SANDBOX_CONCURRENCY_LIMIT", 3)
 # Seconds the sandbox replica takes to "join" after a conversation is created.
 SANDBOX_JOIN_DELAY = float(envstr("SANDBOX_JOIN_DELAY", "1.5"))
+# Seconds each step of reading a knowledge-base document takes in the sandbox
+# (started → processing → ready); Tavus takes minutes.
+SANDBOX_DOCUMENT_STEP_SECONDS = float(envstr("SANDBOX_DOCUMENT_STEP_SECONDS", "1.5"))
 # Where the sandbox sends its webhooks: normally the callback_url as given.
 SANDBOX_WEBHOOK_RETRIES = envint("SANDBOX_WEBHOOK_RETRIES", 3)
 DAILY_JS_URL = envstr(

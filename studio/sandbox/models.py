@@ -145,6 +145,11 @@ class Conversation(models.Model):
     replica_name = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
     perception_model = models.CharField(max_length=40, blank=True)
+    # Which documents the replica may look things up in: the persona's and the conversation's
+    # ids and tags (combined; how Tavus combines them is UNCONFIRMED), and the strategy.
+    knowledge = models.JSONField(default=dict)
+    # The persona's objectives, guardrails and tools as they were at creation.
+    behaviour = models.JSONField(default=dict)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -422,7 +427,7 @@ class Conversation(models.Model):
         for event_type, properties, offset in speech.user_speech(text):
             self.schedule(event_type, properties, start + timedelta(seconds=offset), inference_id)
         self.transcript = [*self.transcript, {"role": "user", "content": text}]
-        reply = speech.reply(self, text)
+        reply = speech.reply(self, text, self.knowledge_documents())
         reply_start = start + timedelta(seconds=speech.REPLY_DELAY)
         self._say_as_replica(reply, reply_start, inference_id, interruptible=True)
         self.save()
@@ -435,6 +440,19 @@ class Conversation(models.Model):
         self._say_as_replica(text, self._next_start(now), inference_id, interruptible=True)
         self.save()
         return inference_id
+
+    def knowledge_documents(self) -> list[tuple[str, str]]:
+        """(name, text) of every ready document this conversation may use, oldest first."""
+        ids = set(self.knowledge.get("document_ids") or [])
+        tags = set(self.knowledge.get("document_tags") or [])
+        if not ids and not tags:
+            return []
+        ready = Document.objects.filter(status=Document.READY).order_by("created_at")
+        return [
+            (doc.document_name, doc.text)
+            for doc in ready
+            if doc.document_id in ids or tags & set(doc.tags or [])
+        ]
 
     def is_speaking(self, now: datetime) -> bool:
         return bool(self.busy_until and self.busy_until > now)
@@ -608,3 +626,132 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.body.get('event_type')} → {self.url}"
+
+
+class DocumentQuerySet(models.QuerySet):
+    def due(self, now: datetime):
+        return self.filter(next_step_at__lte=now)
+
+
+class Document(models.Model):
+    """A knowledge-base document (shared/tavus-api-2.md §1): read for real, a step at a time.
+
+    started (or recrawling) → processing: the sandbox downloads and reads `document_url`;
+    processing → ready, or error with `error_message`. Each step waits
+    SANDBOX_DOCUMENT_STEP_SECONDS and sends the document, as GET shows it, to `callback_url`
+    (the callback's shape is UNCONFIRMED; the full object is the sandbox's choice).
+    """
+
+    STARTED, PROCESSING, READY, ERROR, RECRAWLING = (
+        "started",
+        "processing",
+        "ready",
+        "error",
+        "recrawling",
+    )
+
+    document_id = models.CharField(primary_key=True, max_length=40)
+    document_name = models.CharField(max_length=300)
+    document_url = models.TextField()
+    status = models.CharField(max_length=20, default=STARTED)
+    error_message = models.TextField(blank=True)
+    callback_url = models.CharField(max_length=2048, blank=True)
+    tags = models.JSONField(default=list)
+    crawl = models.JSONField(null=True)  # {"depth", "max_pages"} for websites
+    crawled_urls = models.JSONField(default=list)
+    last_crawled_at = models.DateTimeField(null=True)
+    crawl_count = models.PositiveIntegerField(default=0)
+    recrawl_requested_at = models.DateTimeField(null=True)  # the hour's cooldown counts from it
+    properties = models.JSONField(default=dict)
+    text = models.TextField(blank=True)  # what was read, for the replica's lookups
+    read_error = models.TextField(blank=True)  # reported when processing ends
+    next_step_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "document_id"]
+
+    def __str__(self) -> str:
+        return f"{self.document_name} ({self.document_id})"
+
+    def as_api(self) -> dict:
+        data = {
+            "document_id": self.document_id,
+            "document_name": self.document_name,
+            "document_url": self.document_url,
+            "status": self.status,
+            "progress": None,
+            "error_message": self.error_message or None,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "callback_url": self.callback_url,
+            "tags": self.tags,
+            "properties": self.properties,
+        }
+        if self.crawl:
+            data.update(
+                crawl_config=self.crawl,
+                crawled_urls=self.crawled_urls,
+                last_crawled_at=iso(self.last_crawled_at),
+                crawl_count=self.crawl_count,
+            )
+        return data
+
+    def _step_delay(self) -> timedelta:
+        return timedelta(seconds=settings.SANDBOX_DOCUMENT_STEP_SECONDS)
+
+    def _notify(self) -> None:
+        if self.callback_url:
+            # The outbox orders deliveries per key: the document id keeps its statuses in order.
+            WebhookDelivery.objects.create(
+                conversation_id=self.document_id, url=self.callback_url, body=self.as_api()
+            )
+
+    def start(self, now: datetime, status: str) -> None:
+        """Begin (or, with RECRAWLING, begin again) reading the document."""
+        self.status = status
+        self.error_message = ""
+        self.next_step_at = now + self._step_delay()
+        self.save()
+        self._notify()
+
+    def advance(self, now: datetime) -> None:
+        """Take the step that is due. Called by the ticker, never inside a request."""
+        if self.status in (self.STARTED, self.RECRAWLING):
+            # Claim the step first, so a second process never reads the same document twice.
+            claimed = Document.objects.filter(
+                pk=self.pk, status=self.status, next_step_at=self.next_step_at
+            ).update(status=self.PROCESSING, next_step_at=None)
+            if not claimed:
+                return
+            self.status = self.PROCESSING
+            self._notify()
+            from studio.sandbox import reading
+
+            try:
+                result = reading.read(self.document_url, self.crawl)
+                self.read_error = ""
+                self.text, urls = result.text, result.urls
+            except reading.ReadError as error:
+                self.read_error, urls = str(error), []
+            if self.crawl and not self.read_error:
+                self.crawled_urls = urls
+            self.next_step_at = now + self._step_delay()
+            self.save()
+        elif self.status == self.PROCESSING:
+            if self.read_error:
+                self.status, self.error_message = self.ERROR, self.read_error
+            else:
+                self.status = self.READY
+                if self.crawl:
+                    self.last_crawled_at = now
+                    self.crawl_count += 1
+            self.next_step_at = None
+            self.save()
+            self._notify()
+        else:
+            self.next_step_at = None
+            self.save(update_fields=["next_step_at"])

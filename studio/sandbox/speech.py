@@ -26,8 +26,19 @@ def default_greeting(conversation) -> str:
     return f"Hi, I'm {conversation.replica_name}. What would you like to talk about?"
 
 
-def reply(conversation, text: str) -> str:
-    """The replica's answer to `text`: names the persona and the latest context, if any."""
+def reply(conversation, text: str, documents: list[tuple[str, str]] | None = None) -> str:
+    """The replica's answer to `text`: from the knowledge base when a ready document has a
+    matching sentence, else naming the persona and the latest context, if any."""
+    if documents:
+        from studio.sandbox.reading import lookup
+
+        # "quality" reads further than "speed"/"balanced": it gives the two best sentences.
+        strategy = conversation.knowledge.get("document_retrieval_strategy") or "balanced"
+        found = lookup(text, documents, best=2 if strategy == "quality" else 1)
+        if found:
+            name = found[0][0]
+            said = " ".join(_short(sentence, 300) for _, sentence in found)
+            return f"According to “{name}”: {said}"
     quote = _short(text)
     stop = "" if quote.endswith((".", "?", "!", "…")) else "."
     answer = f"{conversation.speaker_name} here. You said: “{quote}”{stop}"

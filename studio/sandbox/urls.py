@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.sandbox import rooms, views
+from studio.sandbox import documents, rooms, views
 
 app_name = "sandbox"
 
@@ -21,6 +21,9 @@ urlpatterns = [
     path("v2/replicas/<str:replica_id>", views.replica, name="replica"),
     path("v2/faces", views.replicas, name="faces"),
     path("v2/faces/<str:replica_id>", views.replica, name="face"),
+    path("v2/documents", documents.documents, name="documents"),
+    path("v2/documents/<str:document_id>", documents.document, name="document"),
+    path("v2/documents/<str:document_id>/recrawl", documents.recrawl, name="document-recrawl"),
     # The simulated Daily room that conversation_url points to, and its page's own endpoints.
     path("rooms/<str:conversation_id>/", rooms.room, name="room"),
     path("rooms/<str:conversation_id>/session", rooms.session, name="room-session"),

@@ -157,6 +157,7 @@ def _create_conversation(request: HttpRequest) -> JsonResponse:
         persona_name=persona.persona_name if persona else "",
         system_prompt=_system_prompt(persona, replica),
         perception_model=persona.perception_model if persona else "",
+        knowledge=_knowledge(persona, data),
         test_mode=test_mode,
         require_auth=bool(data.get("require_auth")),
         max_participants=data.get("max_participants"),
@@ -197,6 +198,17 @@ def _create_conversation(request: HttpRequest) -> JsonResponse:
     if conversation.require_auth:
         body["meeting_token"] = conversation.meeting_token
     return JsonResponse(body)
+
+
+def _knowledge(persona: Persona | None, data: dict) -> dict:
+    """The documents a conversation may use: its own and its persona's (ids and tags)."""
+    document = persona.document if persona else {}
+    combined = {}
+    for key in ("document_ids", "document_tags"):
+        values = [*(document.get(key) or []), *(data.get(key) or [])]
+        combined[key] = list(dict.fromkeys(values))
+    combined["document_retrieval_strategy"] = data.get("document_retrieval_strategy") or "balanced"
+    return combined
 
 
 def _system_prompt(persona: Persona | None, replica: Replica) -> str:

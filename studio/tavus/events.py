@@ -327,3 +327,52 @@ def _timestamp(data: dict) -> datetime | None:
 def _digest(properties: dict) -> str:
     text = json.dumps(properties, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- Knowledge-base document callbacks (tavus-api-2.md §1.2, §1.3) ------------------------------
+
+DOCUMENT_STATUSES = frozenset({"started", "processing", "ready", "error", "recrawling"})
+
+
+@dataclass(frozen=True)
+class DocumentStatus:
+    document_id: str
+    status: str
+    error_message: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ready", "error")
+
+
+def parse_document_callback(data: Any) -> DocumentStatus:
+    """A document's status callback. Its shape is UNCONFIRMED, so every plausible one is read:
+    the document object itself (what GET returns), the same wrapped in `data`, or an envelope
+    carrying it in `properties` (as conversation webhooks do). The id may be `document_id`,
+    `uuid` or `id`."""
+    data = _decode(data)
+    body = data
+    for key in ("properties", "data"):
+        if isinstance(data.get(key), dict):
+            body = {**data, **data[key]}
+            break
+    document_id = next(
+        (
+            body[k]
+            for k in ("document_id", "uuid", "id")
+            if isinstance(body.get(k), str) and body[k]
+        ),
+        None,
+    )
+    if document_id is None:
+        raise EventError("missing document_id")
+    status = _required_text(body, "status").strip().lower()
+    if status not in DOCUMENT_STATUSES:
+        raise EventError(f"unknown document status {status!r}")
+    return DocumentStatus(
+        document_id=document_id,
+        status=status,
+        error_message=_optional_text(body, "error_message") or "",
+        raw=data,
+    )

@@ -9,6 +9,7 @@ from studio.tavus.events import (
     KNOWN_ROOM_EVENTS,
     EventError,
     build_interaction,
+    parse_document_callback,
     parse_room_event,
     parse_webhook,
 )
@@ -305,3 +306,43 @@ def test_it_refuses_an_interaction_it_cannot_build(args, properties, reason):
     with pytest.raises(EventError) as caught:
         build_interaction(*args, **properties)
     assert reason in str(caught.value)
+
+
+# --- Document callbacks --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"document_id": "d1", "status": "ready", "document_name": "Handbook"},
+        {"uuid": "d1", "status": "READY"},
+        {"data": {"document_id": "d1", "status": "ready"}},
+        {"event_type": "document.status", "properties": {"uuid": "d1", "status": "ready"}},
+        '{"id": "d1", "status": "ready"}',
+    ],
+)
+def test_a_document_callback_is_read_in_every_plausible_shape(body):
+    update = parse_document_callback(body)
+    assert (update.document_id, update.status, update.finished) == ("d1", "ready", True)
+
+
+def test_a_failed_document_callback_carries_its_message():
+    update = parse_document_callback(
+        {"document_id": "d1", "status": "error", "error_message": "HTTP 404"}
+    )
+    assert update.finished and update.error_message == "HTTP 404"
+    assert not parse_document_callback({"document_id": "d1", "status": "processing"}).finished
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"status": "ready"}, "missing document_id"),
+        ({"document_id": "d1"}, "missing status"),
+        ({"document_id": "d1", "status": "done"}, "unknown document status"),
+        ("not json", "not valid JSON"),
+    ],
+)
+def test_a_document_callback_that_makes_no_sense_is_refused(body, error):
+    with pytest.raises(EventError, match=error):
+        parse_document_callback(body)
