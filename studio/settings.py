@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "studio.accounts",
     "studio.sandbox",
     "studio.library",
+    "studio.knowledge",
     "studio.presets",
     "studio.conversations",
     "studio.join",
@@ -200,6 +201,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+# Files uploaded for the knowledge base wait here (never served under MEDIA_URL) until Tavus
+# has read them; Tavus fetches each through a link that works this many seconds.
+KNOWLEDGE_FILES_ROOT = Path(envstr("KNOWLEDGE_FILES_ROOT", str(BASE_DIR / "private")))
+KNOWLEDGE_LINK_SECONDS = envint("KNOWLEDGE_LINK_SECONDS", 3600)
+# How often (seconds) an open Documents page asks Tavus about documents still being read.
+KNOWLEDGE_REFRESH_SECONDS = envint("KNOWLEDGE_REFRESH_SECONDS", 3)
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -89,6 +89,21 @@ class Preset(models.Model):
         null=True, blank=True, validators=[MinValueValidator(2)]
     )
     test_mode = models.BooleanField(default=False)
+
+    class Retrieval(models.TextChoices):
+        SPEED = "speed", "Fastest"
+        BALANCED = "balanced", "Balanced"
+        QUALITY = "quality", "Most thorough"
+
+    # The knowledge base: documents chosen one by one and/or by tag (Tavus matches tags itself,
+    # so a document tagged later is included too), and how hard the replica looks.
+    documents = models.ManyToManyField("knowledge.Document", blank=True, related_name="presets")
+    document_tags = models.JSONField(default=list, blank=True)
+    document_retrieval_strategy = models.CharField(
+        max_length=10, choices=Retrieval.choices, default=Retrieval.BALANCED
+    )
+    # Memories: the replica remembers earlier conversations with the same person (and persona).
+    remember_people = models.BooleanField(default=False)
     pinned = models.BooleanField(default=False)
     archived = models.BooleanField(default=False)
     retention_days = models.PositiveIntegerField(
@@ -150,6 +165,7 @@ class Preset(models.Model):
         copy.pinned = copy.archived = False
         copy.created_by = copy.updated_by = user
         copy.save()
+        copy.documents.set(self.documents.all())
         return copy
 
     def forget_background(self, name: str) -> None:
