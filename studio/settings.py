@@ -209,6 +209,10 @@ KNOWLEDGE_LINK_SECONDS = envint("KNOWLEDGE_LINK_SECONDS", 3600)
 # How often (seconds) an open Documents page asks Tavus about documents still being read.
 KNOWLEDGE_REFRESH_SECONDS = envint("KNOWLEDGE_REFRESH_SECONDS", 3)
 
+# Keys the per-person memory stores (presets/models.memory_store_key). Changing it makes every
+# replica forget everyone, so it is separate from SECRET_KEY when set.
+MEMORY_STORE_SECRET = envstr("MEMORY_STORE_SECRET")
+
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

@@ -4,6 +4,8 @@ import copy
 
 from django import forms
 
+from studio.knowledge.forms import TagsField
+from studio.knowledge.models import Document
 from studio.library.models import Persona, Replica
 from studio.tavus import layers as tavus_layers
 
@@ -14,6 +16,8 @@ TOP_LEVEL = {
     "context": "context",
     "pipeline_mode": "pipeline_mode",
     "default_replica_id": "default_replica_id",
+    "document_ids": "document_ids",
+    "document_tags": "document_tags",
 }
 # Form field → (layer, key) inside `layers`. Field names follow Tavus's own names, so an
 # InvalidRequest naming e.g. `tts_engine` lands next to the right field.
@@ -44,7 +48,7 @@ LEVELS = [TAVUS_DEFAULT, ("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
 
 def _blank(value) -> bool:
-    return value is None or value == ""
+    return value is None or value == "" or value == []
 
 
 class PersonaForm(forms.Form):
@@ -162,6 +166,20 @@ class PersonaForm(forms.Form):
         ),
     )
 
+    document_ids = forms.MultipleChoiceField(
+        label="Documents it can look things up in",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="In every conversation with this persona, on top of what a preset adds. "
+        "Documents are added under Knowledge.",
+    )
+    document_tags = TagsField(
+        label="…and every document tagged",
+        required=False,
+        max_length=1100,
+        help_text="Separate tags with commas. Documents given a tag later are included too.",
+    )
+
     def __init__(self, *args, persona: Persona | None = None, **kwargs):
         self.persona = persona
         super().__init__(*args, **kwargs)
@@ -177,6 +195,13 @@ class PersonaForm(forms.Form):
         self.fields["default_replica_id"].queryset = replicas.order_by(
             "vanished", "-replica_type", "name"
         )
+        # Ready or not (the preview says so); a document already chosen stays listed.
+        documents = Document.objects.present().exclude(document_id=None).order_by("name")
+        choices = [(d.document_id, f"{d.name} ({d.get_status_display()})") for d in documents]
+        for chosen in self.initial.get("document_ids") or []:
+            if chosen not in {value for value, _ in choices}:
+                choices.append((chosen, f"{chosen} (not in the knowledge base here)"))
+        self.fields["document_ids"].choices = choices
         # Only today's values are offered; the value a persona already has (deprecated, or set
         # outside the studio, e.g. a bring-your-own model) stays selected and says what it is.
         for name, options in tavus_layers.BY_FIELD.items():
@@ -191,6 +216,8 @@ class PersonaForm(forms.Form):
             "context": persona.context,
             "pipeline_mode": persona.pipeline_mode or Persona.PipelineMode.FULL,
             "default_replica_id": persona.default_replica_id or None,
+            "document_ids": persona.document_ids,
+            "document_tags": persona.document_tags,
         }
         for name, (layer, key) in LAYER_FIELDS.items():
             initial[name] = persona.layer(layer).get(key) or ""
@@ -270,6 +297,8 @@ class PersonaForm(forms.Form):
             "context": persona.context,
             "pipeline_mode": persona.pipeline_mode,
             "default_replica_id": persona.default_replica_id,
+            "document_ids": persona.document_ids,
+            "document_tags": persona.document_tags,
         }
         for name, key in TOP_LEVEL.items():
             old, new = current[name], self.cleaned_data.get(name)

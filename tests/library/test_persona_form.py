@@ -251,3 +251,24 @@ def test_tavus_errors_land_next_to_their_field(field, lands_on):
     form.add_tavus_error(InvalidRequest("Tavus says no.", field=field))
     key = lands_on or "__all__"
     assert form.errors[key] == ["Tavus says no."]
+
+
+def test_documents_and_tags_are_patched_as_top_level_lists():
+    from studio.knowledge.models import Document
+
+    Document.objects.create(document_id="d-1", name="Handbook", status="ready")
+    Document.objects.create(document_id="d-2", name="Prices", status="processing")
+    persona = persona_with_layers()
+    form = bound(persona, document_ids=["d-1", "d-2"], document_tags="clinic")
+    labels = dict(form.fields["document_ids"].choices)
+    assert labels == {"d-1": "Handbook (Ready)", "d-2": "Prices (Reading)"}
+    assert form.patch_operations(persona) == [
+        {"op": "add", "path": "/document_ids", "value": ["d-1", "d-2"]},
+        {"op": "add", "path": "/document_tags", "value": ["clinic"]},
+    ]
+    persona.raw = {**persona.raw, "document_ids": ["d-1"], "document_tags": ["clinic"]}
+    form = bound(persona, document_ids=[], document_tags="")
+    assert form.patch_operations(persona) == [
+        {"op": "remove", "path": "/document_ids"},
+        {"op": "remove", "path": "/document_tags"},
+    ]

@@ -49,7 +49,10 @@ def mine(anna):
 def editor_data(persona, **changes):
     from studio.library.forms import PersonaForm
 
-    data = {k: v or "" for k, v in PersonaForm.initial_from(persona).items()}
+    data = {
+        k: v if isinstance(v, list) else v or ""
+        for k, v in PersonaForm.initial_from(persona).items()
+    }
     return {**data, **changes}
 
 

@@ -30,7 +30,10 @@ def patches(monkeypatch):
 
 
 def edit_data(persona, **changes):
-    data = {k: v or "" for k, v in PersonaForm.initial_from(persona).items()}
+    data = {
+        k: v if isinstance(v, list) else v or ""
+        for k, v in PersonaForm.initial_from(persona).items()
+    }
     return {**data, **changes}
 
 
@@ -130,8 +133,10 @@ def test_create_edit_and_delete_a_persona_at_the_sandbox(sandbox, client, admin_
 
     log = AuditEntry.objects.filter(action__startswith="persona").order_by("at")
     assert [(e.action, e.actor) for e in log] == [
-        ("persona created", admin_user), ("persona changed", admin_user),
-        ("persona changed", admin_user), ("persona deleted", admin_user),
+        ("persona created", admin_user),
+        ("persona changed", admin_user),
+        ("persona changed", admin_user),
+        ("persona deleted", admin_user),
     ]
 
 
