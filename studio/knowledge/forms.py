@@ -93,6 +93,12 @@ class DocumentForm(forms.Form):
     )
     tags = _tags_field()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Needed or not depending on "What to add": never labelled "(optional)".
+        for name in ("upload", "url", "crawl_depth", "crawl_max_pages"):
+            self.fields[name].hide_optional = True
+
     def clean_upload(self):
         upload = self.cleaned_data.get("upload")
         if not upload:
