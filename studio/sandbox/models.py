@@ -5,6 +5,7 @@ nothing: whoever ticks next acts on it. State changes that more than one thread 
 ticker, room requests, API calls) happen inside `Conversation.objects.locked(id)`.
 """
 
+import json
 import secrets
 import uuid
 from contextlib import contextmanager
@@ -413,8 +414,129 @@ class Conversation(models.Model):
         greeting = self.custom_greeting or speech.default_greeting(self)
         start = now + timedelta(seconds=speech.GREETING_DELAY)
         # The greeting is never interruptible (Tavus docs, conversational flow).
-        self._say_as_replica(greeting, start, uuid.uuid4().hex, interruptible=False)
+        inference_id = uuid.uuid4().hex
+        self._say_as_replica(greeting, start, inference_id, interruptible=False)
+        self._activate_first_objectives(start, inference_id)
         self.save()
+        return True
+
+    # --- Objectives, guardrails and tool calls (tavus-api-2.md §2.3, §3.3, §6.1) --------------
+
+    def _notify(self, url: str, event_type: str, properties: dict, at: datetime) -> None:
+        """A behaviour callback (objective completed, guardrail triggered): the shape seen in
+        third-party code, as Tavus's is UNCONFIRMED."""
+        body = {
+            "conversation_id": self.conversation_id,
+            "event_type": event_type,
+            "message_type": "conversation",
+            "timestamp": iso(at),
+            "properties": properties,
+        }
+        WebhookDelivery.objects.create(conversation_id=self.conversation_id, url=url, body=body)
+
+    def _objective(self, name: str) -> dict | None:
+        items = self.behaviour.get("objectives") or []
+        return next((o for o in items if o["objective_name"] == name), None)
+
+    def _activate(self, names: list[str], at: datetime, inference_id: str) -> None:
+        behaviour = dict(self.behaviour)
+        done = set(behaviour.get("done") or [])
+        fresh = [n for n in dict.fromkeys(names) if n not in done and self._objective(n)]
+        for name in fresh:
+            self.schedule(
+                "conversation.objective.activated", {"objective_name": name}, at, inference_id
+            )
+        behaviour["active"] = [*(behaviour.get("active") or []), *fresh]
+        self.behaviour = behaviour
+
+    def _activate_first_objectives(self, at: datetime, inference_id: str) -> None:
+        items = self.behaviour.get("objectives") or []
+        if not items:
+            return
+        led_to = {n for o in items for n in o.get("next_required_objectives") or []}
+        led_to |= {n for o in items for n in o.get("next_conditional_objectives") or {}}
+        roots = [o["objective_name"] for o in items if o["objective_name"] not in led_to]
+        self._activate(roots or [items[0]["objective_name"]], at, inference_id)
+
+    def complete_objective(self, name: str, text: str, at: datetime, inference_id: str) -> bool:
+        objective = self._objective(name)
+        behaviour = dict(self.behaviour)
+        if objective is None or name not in (behaviour.get("active") or []):
+            return False
+        outputs = behaviour.pop("pending_outputs", None) or {
+            var: text for var in objective.get("output_variables") or []
+        }
+        properties = {"objective_name": name, "output_variables": outputs}
+        self.schedule("conversation.objective.completed", properties, at, inference_id)
+        if objective.get("callback_url"):
+            self._notify(
+                objective["callback_url"], "conversation.objective.completed", properties, at
+            )
+        behaviour["active"] = [n for n in behaviour["active"] if n != name]
+        behaviour["done"] = [*(behaviour.get("done") or []), name]
+        behaviour.pop("awaiting", None)
+        self.behaviour = behaviour
+        self._activate(speech.next_objectives(objective, text), at, inference_id)
+        return True
+
+    def _behave(self, text: str, at: datetime, inference_id: str) -> str | None:
+        """Guardrails, then tools, then objectives; returns a reply that replaces the usual one."""
+        behaviour = self.behaviour or {}
+        for rule in behaviour.get("guardrails") or []:
+            if speech.guardrail_hit(rule["guardrail_prompt"], text):
+                properties = {
+                    "guardrail_name": rule["guardrail_name"],
+                    "modality": rule["modality"],
+                }
+                if rule.get("app_message", True):
+                    self.schedule("conversation.guardrail.triggered", properties, at, inference_id)
+                if rule.get("callback_url"):
+                    self._notify(
+                        rule["callback_url"], "conversation.guardrail.triggered", properties, at
+                    )
+                return speech.GUARDRAIL_REPLY
+        for tool in behaviour.get("tools") or []:
+            if speech.tool_wanted(tool, text):
+                call_id = "call_" + uuid.uuid4().hex[:16]
+                arguments = json.dumps(speech.tool_arguments(tool, text))
+                properties = {"name": tool["name"], "arguments": arguments, "tool_call_id": call_id}
+                self.schedule("conversation.tool_call", properties, at, inference_id)
+                calls = {**(behaviour.get("tool_calls") or {}), call_id: tool["name"]}
+                self.behaviour = {**behaviour, "tool_calls": calls}
+                return speech.TOOL_FILLER
+        active = behaviour.get("active") or []
+        if active and behaviour.get("awaiting") is None:
+            objective = self._objective(active[0])
+            if objective and objective.get("confirmation_mode") == "manual":
+                outputs = {var: text for var in objective.get("output_variables") or []}
+                properties = {"objective_name": active[0], "output_variables": outputs}
+                self.schedule("conversation.objective.pending", properties, at, inference_id)
+                self.behaviour = {**behaviour, "awaiting": active[0], "pending_outputs": outputs}
+            else:
+                self.complete_objective(active[0], text, at, inference_id)
+        return None
+
+    def confirm_objective(self, name: str, now: datetime) -> bool:
+        """conversation.objective.confirm for an objective in manual confirmation mode."""
+        if (self.behaviour or {}).get("awaiting") != name:
+            return False
+        done = self.complete_objective(name, "", now, uuid.uuid4().hex)
+        self.save()
+        return done
+
+    def tool_result(self, call_id: str, output, status: str, now: datetime) -> bool:
+        """conversation.tool_result: the replica says the answer (a result nobody asked for,
+        or one already given, is ignored, as Tavus drops it)."""
+        calls = dict((self.behaviour or {}).get("tool_calls") or {})
+        if call_id not in calls:
+            return False
+        calls.pop(call_id)
+        self.behaviour = {**self.behaviour, "tool_calls": calls}
+        if status == "error":
+            text = speech.TOOL_FAILED
+        else:
+            text = output if isinstance(output, str) else json.dumps(output)
+        self.echo(text[:2000] or speech.TOOL_FAILED, now)
         return True
 
     def user_says(self, text: str, now: datetime) -> str:
@@ -427,8 +549,9 @@ class Conversation(models.Model):
         for event_type, properties, offset in speech.user_speech(text):
             self.schedule(event_type, properties, start + timedelta(seconds=offset), inference_id)
         self.transcript = [*self.transcript, {"role": "user", "content": text}]
-        reply = speech.reply(self, text, self.knowledge_documents())
         reply_start = start + timedelta(seconds=speech.REPLY_DELAY)
+        reply = self._behave(text, reply_start, inference_id)
+        reply = reply or speech.reply(self, text, self.knowledge_documents())
         self._say_as_replica(reply, reply_start, inference_id, interruptible=True)
         self.save()
         return inference_id
@@ -755,3 +878,96 @@ class Document(models.Model):
         else:
             self.next_step_at = None
             self.save(update_fields=["next_step_at"])
+
+
+class Objectives(models.Model):
+    """One objectives set (shared/tavus-api-2.md §2): items forming a workflow graph."""
+
+    objectives_id = models.CharField(primary_key=True, max_length=40)
+    objective_name = models.CharField(max_length=300, default="New Objectives")
+    items = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "objectives_id"]
+
+    def __str__(self) -> str:
+        return self.objectives_id
+
+    def document(self) -> dict:
+        """What GET shows inside "data" (and what a JSON Patch works on)."""
+        return {
+            "objective_name": self.objective_name,
+            "status": "active",
+            "data": self.items,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class GuardrailSet(models.Model):
+    """A legacy guardrails set (§3.2); its items are individual Guardrails too."""
+
+    guardrails_id = models.CharField(primary_key=True, max_length=40)
+    guardrails_name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "guardrails_id"]
+
+    def __str__(self) -> str:
+        return self.guardrails_id
+
+    def document(self) -> dict:
+        items = [g.item() for g in self.guardrails.order_by("position", "created_at")]
+        return {
+            "guardrails_name": self.guardrails_name,
+            "status": "active",
+            "data": items,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class Guardrail(models.Model):
+    """An individual guardrail (§3.1). Its id is served as `uuid`, as Tavus's example shows."""
+
+    guardrail_id = models.CharField(primary_key=True, max_length=40)
+    guardrail_name = models.CharField(max_length=100)
+    guardrail_prompt = models.TextField()
+    modality = models.CharField(max_length=10, default="verbal")
+    callback_url = models.CharField(max_length=2048, blank=True)
+    tags = models.JSONField(default=list)
+    app_message = models.BooleanField(default=True)
+    guardrail_set = models.ForeignKey(
+        GuardrailSet, on_delete=models.CASCADE, null=True, related_name="guardrails"
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "guardrail_id"]
+
+    def __str__(self) -> str:
+        return self.guardrail_name
+
+    def item(self) -> dict:
+        return {
+            "guardrail_name": self.guardrail_name,
+            "guardrail_prompt": self.guardrail_prompt,
+            "modality": self.modality,
+            "callback_url": self.callback_url,
+        }
+
+    def as_api(self) -> dict:
+        return {
+            "uuid": self.guardrail_id,
+            **self.item(),
+            "tags": self.tags,
+            "app_message": self.app_message,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }

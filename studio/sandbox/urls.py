@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.sandbox import documents, rooms, views
+from studio.sandbox import behaviour, documents, rooms, views
 
 app_name = "sandbox"
 
@@ -24,6 +24,10 @@ urlpatterns = [
     path("v2/documents", documents.documents, name="documents"),
     path("v2/documents/<str:document_id>", documents.document, name="document"),
     path("v2/documents/<str:document_id>/recrawl", documents.recrawl, name="document-recrawl"),
+    path("v2/objectives", behaviour.objectives, name="objectives"),
+    path("v2/objectives/<str:objectives_id>", behaviour.objectives_one, name="objectives-one"),
+    path("v2/guardrails", behaviour.guardrails, name="guardrails"),
+    path("v2/guardrails/<str:guardrail_id>", behaviour.guardrails_one, name="guardrails-one"),
     # The simulated Daily room that conversation_url points to, and its page's own endpoints.
     path("rooms/<str:conversation_id>/", rooms.room, name="room"),
     path("rooms/<str:conversation_id>/session", rooms.session, name="room-session"),
