@@ -37,13 +37,13 @@ class TagsField(forms.CharField):
         return parse_tags(super().clean(value))
 
 
-def _tags_field() -> TagsField:
+def _tags_field(things: str = "document") -> TagsField:
     return TagsField(
         label="Tags",
         required=False,
         max_length=1100,
-        help_text="Separate with commas, e.g. “hr, onboarding”. Presets and personas can use "
-        "every document with a tag, including ones added later.",
+        help_text=f"Separate with commas, e.g. “hr, onboarding”. Presets and personas can use "
+        f"every {things} with a tag, including ones added later.",
     )
 
 
@@ -146,3 +146,194 @@ class DocumentForm(forms.Form):
 class DocumentEditForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
     tags = _tags_field()
+
+
+# --- Objectives builder -------------------------------------------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+NAME_RULE = "Letters, digits and underscores, starting with a letter, e.g. “ask_for_name”."
+
+
+def _names(text: str, what: str) -> list[str]:
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    for name in names:
+        if not _NAME.match(name):
+            raise ValidationError(f"“{name}” isn't a valid {what}. {NAME_RULE}")
+    return list(dict.fromkeys(names))
+
+
+class StepForm(forms.Form):
+    objective_name = forms.CharField(
+        label="Step name", max_length=100, help_text=NAME_RULE + " Other steps refer to it."
+    )
+    objective_prompt = forms.CharField(
+        label="What the replica should do",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="e.g. “Ask whether they have been here before.”",
+    )
+    output_variables = forms.CharField(
+        label="What to note down",
+        required=False,
+        help_text="Names for what the replica learns, separated by commas, e.g. “patient_status”.",
+    )
+    confirmation_mode = forms.ChoiceField(
+        label="Who says it's done",
+        choices=[
+            ("auto", "The AI decides when the step is done"),
+            ("manual", "A person confirms it from the studio"),
+        ],
+        initial="auto",
+        widget=forms.RadioSelect,
+    )
+    modality = forms.ChoiceField(
+        label="Judged by",
+        choices=[("verbal", "What is said"), ("visual", "What the camera sees")],
+        initial="verbal",
+    )
+    next_required = forms.CharField(
+        label="Then always",
+        required=False,
+        help_text="Steps that always follow, separated by commas.",
+    )
+    next_conditional = forms.CharField(
+        label="Then, depending on the answer",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line: “step_name: when this is true”, e.g. "
+        "“new_patient_intake: if they have never been here”.",
+    )
+
+    def clean_objective_name(self) -> str:
+        name = self.cleaned_data["objective_name"].strip()
+        if not _NAME.match(name):
+            raise ValidationError(NAME_RULE)
+        return name
+
+    def clean_output_variables(self) -> list[str]:
+        return _names(self.cleaned_data["output_variables"], "name")
+
+    def clean_next_required(self) -> list[str]:
+        return _names(self.cleaned_data["next_required"], "step name")
+
+    def clean_next_conditional(self) -> dict[str, str]:
+        result = {}
+        for line in (self.cleaned_data["next_conditional"] or "").splitlines():
+            if not line.strip():
+                continue
+            name, colon, condition = line.partition(":")
+            if not colon or not condition.strip():
+                raise ValidationError(f"Write “step_name: condition” on each line (“{line[:40]}”).")
+            result[_names(name, "step name")[0] if name.strip() else ""] = condition.strip()
+        if "" in result:
+            raise ValidationError("Each line starts with the step it leads to.")
+        return result
+
+    def item(self) -> dict:
+        data = self.cleaned_data
+        item = {
+            "objective_name": data["objective_name"],
+            "objective_prompt": data["objective_prompt"].strip(),
+            "confirmation_mode": data["confirmation_mode"],
+            "modality": data["modality"],
+        }
+        if data["output_variables"]:
+            item["output_variables"] = data["output_variables"]
+        if data["next_required"]:
+            item["next_required_objectives"] = data["next_required"]
+        if data["next_conditional"]:
+            item["next_conditional_objectives"] = data["next_conditional"]
+        return item
+
+    @staticmethod
+    def initial_of(item: dict) -> dict:
+        conditional = item.get("next_conditional_objectives") or {}
+        return {
+            "objective_name": item.get("objective_name", ""),
+            "objective_prompt": item.get("objective_prompt", ""),
+            "output_variables": ", ".join(item.get("output_variables") or []),
+            "confirmation_mode": item.get("confirmation_mode") or "auto",
+            "modality": item.get("modality") or "verbal",
+            "next_required": ", ".join(item.get("next_required_objectives") or []),
+            "next_conditional": "\n".join(f"{k}: {v}" for k, v in conditional.items()),
+        }
+
+
+class BaseStepFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        steps = [f for f in self.forms if f.has_changed() and not self._should_delete_form(f)]
+        if not steps:
+            raise ValidationError("Add at least one step.")
+        names = [f.cleaned_data["objective_name"] for f in steps]
+        if len(set(names)) != len(names):
+            raise ValidationError("Two steps have the same name: give each its own.")
+        for form in steps:
+            for target in [
+                *form.cleaned_data["next_required"],
+                *form.cleaned_data["next_conditional"],
+            ]:
+                if target not in names:
+                    raise ValidationError(
+                        f"“{form.cleaned_data['objective_name']}” leads to “{target}”, "
+                        "but there is no step with that name."
+                    )
+
+    def items(self) -> list[dict]:
+        return [f.item() for f in self.forms if f.has_changed() and not self._should_delete_form(f)]
+
+
+StepFormSet = forms.formset_factory(StepForm, formset=BaseStepFormSet, extra=1, can_delete=True)
+
+
+class ObjectiveSetForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=200,
+        help_text="e.g. “Clinic intake”. Shown when choosing it for a persona.",
+    )
+
+
+# --- Guardrails ---------------------------------------------------------------------------------
+
+
+class GuardrailForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="Letters, digits and underscores, e.g. “no_competitors”. It can't be changed "
+        "later.",
+    )
+    prompt = forms.CharField(
+        label="The rule",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 1000}),
+        help_text="What the replica must never do, in a sentence or two (at most 1,000 "
+        "characters), e.g. “Never discuss competitors or their prices.”",
+    )
+    modality = forms.ChoiceField(
+        label="Watch",
+        choices=[("verbal", "What is said"), ("visual", "What the camera sees")],
+        initial="verbal",
+        widget=forms.RadioSelect,
+    )
+    tags = _tags_field("guardrail")
+    app_message = forms.BooleanField(
+        label="Show it live when it's triggered",
+        required=False,
+        initial=True,
+        help_text="The live page and the monitor hear about it at once. Untick to keep it quiet.",
+    )
+
+    def __init__(self, *args, existing=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.existing = existing
+        if existing is not None:
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = "Tavus doesn't allow renaming a guardrail."
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not re.match(r"^[A-Za-z0-9_]{1,100}$", name):
+            raise ValidationError("Use only letters, digits and underscores (no spaces).")
+        return name

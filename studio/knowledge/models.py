@@ -268,3 +268,130 @@ def sync_documents() -> tuple[int, int]:
             document.save()
             vanished += 1
     return len(seen), vanished
+
+
+# --- Objectives and guardrails (mirrors of Tavus objects, edited here) ---------------------------
+
+
+class ObjectiveSet(models.Model):
+    """A Tavus objectives set: steps the replica works through, attached to a persona."""
+
+    objectives_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    items = models.JSONField(default=list, blank=True)  # Tavus's objective items, as sent
+    vanished = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vanished", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name or self.objectives_id
+
+    def flow(self) -> list[dict]:
+        """The steps in order, each with where it leads, for drawing the flow."""
+        steps = []
+        for item in self.items:
+            conditional = item.get("next_conditional_objectives") or {}
+            steps.append(
+                {
+                    "name": item.get("objective_name", ""),
+                    "prompt": item.get("objective_prompt", ""),
+                    "outputs": item.get("output_variables") or [],
+                    "manual": item.get("confirmation_mode") == "manual",
+                    "visual": item.get("modality") == "visual",
+                    "always": item.get("next_required_objectives") or [],
+                    "when": sorted(conditional.items()),
+                }
+            )
+        return steps
+
+    def personas_using(self) -> list:
+        from studio.library.models import Persona
+
+        return [
+            p
+            for p in Persona.objects.present()
+            if (p.raw or {}).get("objectives_id") == self.objectives_id
+        ]
+
+
+class Guardrail(models.Model):
+    """A Tavus guardrail: a rule the replica must keep, checked throughout a conversation."""
+
+    class Modality(models.TextChoices):
+        VERBAL = "verbal", "What is said"
+        VISUAL = "visual", "What the camera sees"
+
+    guardrail_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
+    prompt = models.TextField()
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.VERBAL)
+    tags = models.JSONField(default=list, blank=True)
+    app_message = models.BooleanField(default=True)
+    vanished = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vanished", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def store(cls, item) -> "Guardrail":
+        guardrail, _ = cls.objects.update_or_create(
+            guardrail_id=item.guardrail_id,
+            defaults={
+                "name": item.guardrail_name[:100],
+                "prompt": item.guardrail_prompt,
+                "modality": item.modality if item.modality in cls.Modality.values else "verbal",
+                "tags": item.tags,
+                "app_message": item.app_message,
+                "vanished": False,
+                "synced_at": timezone.now(),
+            },
+        )
+        return guardrail
+
+    def personas_using(self) -> list:
+        from studio.library.models import Persona
+
+        tags = set(self.tags or [])
+        return [
+            p
+            for p in Persona.objects.present()
+            if self.guardrail_id in p._raw_strings("guardrail_ids")
+            or tags & set(p._raw_strings("guardrail_tags"))
+        ]
+
+
+def sync_behaviour() -> tuple[int, int]:
+    """Mirror every objectives set and individual guardrail; nothing changes on failure."""
+    from studio.tavus import behaviour as tavus_behaviour
+
+    sets = list(tavus_behaviour.iter_objectives())
+    rules = list(tavus_behaviour.iter_guardrails())
+    now = timezone.now()
+    with transaction.atomic():
+        for found in sets:
+            ObjectiveSet.objects.update_or_create(
+                objectives_id=found.objectives_id,
+                defaults={
+                    "name": found.name or found.objectives_id,
+                    "items": found.items,
+                    "vanished": False,
+                    "synced_at": now,
+                },
+            )
+        ObjectiveSet.objects.exclude(objectives_id__in=[s.objectives_id for s in sets]).update(
+            vanished=True
+        )
+        for rule in rules:
+            Guardrail.store(rule)
+        Guardrail.objects.exclude(guardrail_id__in=[r.guardrail_id for r in rules]).update(
+            vanished=True
+        )
+    return len(sets), len(rules)

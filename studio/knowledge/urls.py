@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.knowledge import views
+from studio.knowledge import behaviour, views
 
 app_name = "knowledge"
 urlpatterns = [
@@ -13,4 +13,16 @@ urlpatterns = [
     # Called by Tavus, not people: no sign-in, a secret or a token in the path instead.
     path("hooks/<int:pk>/<str:secret>/", views.document_callback, name="callback"),
     path("files/<str:token>/", views.document_file, name="file"),
+]
+
+urlpatterns += [
+    path("objectives/", behaviour.objectives, name="objectives"),
+    path("objectives/new/", behaviour.objectives_edit, name="objectives_new"),
+    path("objectives/<int:pk>/", behaviour.objectives_edit, name="objectives_edit"),
+    path("objectives/<int:pk>/delete/", behaviour.objectives_delete, name="objectives_delete"),
+    path("guardrails/", behaviour.guardrails, name="guardrails"),
+    path("guardrails/new/", behaviour.guardrail_edit, name="guardrail_new"),
+    path("guardrails/<int:pk>/", behaviour.guardrail_edit, name="guardrail_edit"),
+    path("guardrails/<int:pk>/delete/", behaviour.guardrail_delete, name="guardrail_delete"),
+    path("behaviour/sync/", behaviour.behaviour_sync, name="behaviour_sync"),
 ]

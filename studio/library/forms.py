@@ -5,7 +5,7 @@ import copy
 from django import forms
 
 from studio.knowledge.forms import TagsField
-from studio.knowledge.models import Document
+from studio.knowledge.models import Document, Guardrail, ObjectiveSet
 from studio.library.models import Persona, Replica
 from studio.tavus import layers as tavus_layers
 
@@ -18,7 +18,11 @@ TOP_LEVEL = {
     "default_replica_id": "default_replica_id",
     "document_ids": "document_ids",
     "document_tags": "document_tags",
+    "objectives_id": "objectives_id",
+    "guardrail_ids": "guardrail_ids",
+    "guardrail_tags": "guardrail_tags",
 }
+MAX_GUARDRAILS = 50  # per persona (tavus-api-2.md §3.1)
 # Form field → (layer, key) inside `layers`. Field names follow Tavus's own names, so an
 # InvalidRequest naming e.g. `tts_engine` lands next to the right field.
 LAYER_FIELDS = {
@@ -45,6 +49,13 @@ FIELD_ALIASES = {
 
 TAVUS_DEFAULT = ("", "Tavus default")
 LEVELS = [TAVUS_DEFAULT, ("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
+def _picked(choices: list, current: list) -> list:
+    """`choices`, plus any value in use that is no longer listed, so it is never lost unseen."""
+    known = {value for value, _ in choices}
+    extra = [(v, f"{v} (not in the studio's list)") for v in current if v and v not in known]
+    return choices + extra
 
 
 def _blank(value) -> bool:
@@ -180,6 +191,24 @@ class PersonaForm(forms.Form):
         help_text="Separate tags with commas. Documents given a tag later are included too.",
     )
 
+    objectives_id = forms.ChoiceField(
+        label="Objectives to work through",
+        required=False,
+        help_text="Steps the replica follows in every conversation. Built under Knowledge.",
+    )
+    guardrail_ids = forms.MultipleChoiceField(
+        label="Guardrails to keep",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Rules the replica must never break (up to 50). Written under Knowledge.",
+    )
+    guardrail_tags = TagsField(
+        label="…and every guardrail tagged",
+        required=False,
+        max_length=1100,
+        help_text="Separate tags with commas. Guardrails given a tag later are included too.",
+    )
+
     def __init__(self, *args, persona: Persona | None = None, **kwargs):
         self.persona = persona
         super().__init__(*args, **kwargs)
@@ -202,6 +231,18 @@ class PersonaForm(forms.Form):
             if chosen not in {value for value, _ in choices}:
                 choices.append((chosen, f"{chosen} (not in the knowledge base here)"))
         self.fields["document_ids"].choices = choices
+        self.fields["objectives_id"].choices = _picked(
+            [("", "None")]
+            + [(o.objectives_id, o.name) for o in ObjectiveSet.objects.filter(vanished=False)],
+            [self.initial.get("objectives_id")],
+        )
+        self.fields["guardrail_ids"].choices = _picked(
+            [
+                (g.guardrail_id, f"{g.name}: {g.prompt[:60]}")
+                for g in Guardrail.objects.filter(vanished=False)
+            ],
+            self.initial.get("guardrail_ids") or [],
+        )
         # Only today's values are offered; the value a persona already has (deprecated, or set
         # outside the studio, e.g. a bring-your-own model) stays selected and says what it is.
         for name, options in tavus_layers.BY_FIELD.items():
@@ -218,6 +259,9 @@ class PersonaForm(forms.Form):
             "default_replica_id": persona.default_replica_id or None,
             "document_ids": persona.document_ids,
             "document_tags": persona.document_tags,
+            "objectives_id": (persona.raw or {}).get("objectives_id") or "",
+            "guardrail_ids": persona._raw_strings("guardrail_ids"),
+            "guardrail_tags": persona._raw_strings("guardrail_tags"),
         }
         for name, (layer, key) in LAYER_FIELDS.items():
             initial[name] = persona.layer(layer).get(key) or ""
@@ -240,6 +284,14 @@ class PersonaForm(forms.Form):
         if any(c.isspace() for c in value):
             raise forms.ValidationError("A voice id has no spaces. Copy it exactly as given.")
         return value
+
+    def clean_guardrail_ids(self) -> list[str]:
+        chosen = self.cleaned_data["guardrail_ids"]
+        if len(chosen) > MAX_GUARDRAILS:
+            raise forms.ValidationError(
+                f"Tavus allows at most {MAX_GUARDRAILS} guardrails a persona."
+            )
+        return chosen
 
     def clean_hotwords(self) -> str:
         words = [w.strip() for w in self.cleaned_data["hotwords"].split(",")]
@@ -299,6 +351,9 @@ class PersonaForm(forms.Form):
             "default_replica_id": persona.default_replica_id,
             "document_ids": persona.document_ids,
             "document_tags": persona.document_tags,
+            "objectives_id": (persona.raw or {}).get("objectives_id") or "",
+            "guardrail_ids": persona._raw_strings("guardrail_ids"),
+            "guardrail_tags": persona._raw_strings("guardrail_tags"),
         }
         for name, key in TOP_LEVEL.items():
             old, new = current[name], self.cleaned_data.get(name)

@@ -78,3 +78,49 @@ def test_upload_a_pdf_attach_it_launch_and_get_an_answer_from_it(
         "According to “Staff handbook”: Refunds are paid within 14 days of a returned order."
     )
     shot(page, "5-answer-from-document")
+
+
+def test_objectives_flow_and_guardrails_pages_read_well(studio_server, admin_user, login_as):
+    from studio.knowledge.models import Guardrail, ObjectiveSet
+
+    ObjectiveSet.objects.create(
+        objectives_id="o1",
+        name="Clinic intake",
+        items=[
+            {
+                "objective_name": "ask_if_new",
+                "objective_prompt": "Ask whether they have been here before",
+                "output_variables": ["patient_status"],
+                "next_conditional_objectives": {
+                    "take_details": "if they are new",
+                    "find_record": "if they have been before",
+                },
+            },
+            {"objective_name": "take_details", "objective_prompt": "Take their details"},
+            {
+                "objective_name": "find_record",
+                "objective_prompt": "Find their record",
+                "confirmation_mode": "manual",
+            },
+        ],
+    )
+    Guardrail.objects.create(
+        guardrail_id="g1",
+        name="no_competitors",
+        prompt="Never discuss competitors.",
+        tags=["legal"],
+    )
+    page = login_as(admin_user)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(studio_server.url + "/knowledge/objectives/")
+    expect(page.locator(".flow-step").first).to_contain_text("Notes down patient_status")
+    shot(page, "6-objectives-flow")
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Step name").first).to_have_value("ask_if_new")
+    shot(page, "7-objectives-editor")
+    page.goto(studio_server.url + "/knowledge/guardrails/")
+    expect(page.locator("main")).to_contain_text("Never discuss competitors.")
+    shot(page, "8-guardrails")
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Name")).to_be_disabled()
+    shot(page, "9-guardrail-editor")
