@@ -38,6 +38,8 @@ class EffectiveSettings:
     face_is_default: bool = False
     # Memories on, but no person given yet: the key is added at launch.
     remembers: bool = False
+    # What the replica is told, and who contributes each part: (where it comes from, text).
+    prompt_parts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def json(self) -> str:
@@ -164,7 +166,27 @@ def build_effective(preset, overrides: dict | None = None, person: str = "") -> 
         persona=persona,
         face_is_default=face is not None and not preset.replica_id,
         remembers=preset.remember_people and "memory_stores" not in body,
+        prompt_parts=prompt_parts(persona, context),
     )
+
+
+def prompt_parts(persona, context: str) -> list[tuple[str, str]]:
+    """The instructions the replica's language model starts from, in Tavus's order (the
+    persona's system prompt and context, then the conversation's context), each with where it
+    comes from: a stock persona's part is Tavus's text, not the team's."""
+    owner = (
+        f"the stock persona “{persona}” (Tavus's own words)"
+        if persona.is_stock
+        else (f"the persona “{persona}”")
+    )
+    parts = []
+    if persona.system_prompt.strip():
+        parts.append((f"Instructions from {owner}", persona.system_prompt.strip()))
+    if persona.context.strip():
+        parts.append((f"Background from {owner}", persona.context.strip()))
+    if context.strip():
+        parts.append(("Context added by this preset (or at launch)", context.strip()))
+    return parts
 
 
 def _summary(preset, face, greeting, dynamic, context, language, seconds) -> list[str]:

@@ -193,3 +193,36 @@ def test_a_bad_tag_is_explained(signed_in, coach):
 def test_a_duplicate_keeps_the_documents(coach, operator):
     preset = preset_with(coach, doc("Handbook"))
     assert list(preset.duplicate(operator).documents.all()) == list(preset.documents.all())
+
+
+# --- The effective prompt --------------------------------------------------------------------
+
+
+def test_the_effective_prompt_says_what_a_stock_persona_contributes(anna):
+    stock = make_persona(
+        "p-stock",
+        "Sales Coach",
+        persona_type="system",
+        default_replica_id="r-anna",
+        system_prompt="You are a sales coach.",
+        context="Sales calls.",
+    )
+    preset = preset_with(stock, conversational_context="The person sells kettles.")
+    effective = preset.effective_settings({"conversational_context": "Sells toasters today."})
+    assert effective.prompt_parts == [
+        (
+            "Instructions from the stock persona “Sales Coach” (Tavus's own words)",
+            "You are a sales coach.",
+        ),
+        ("Background from the stock persona “Sales Coach” (Tavus's own words)", "Sales calls."),
+        ("Context added by this preset (or at launch)", "Sells toasters today."),
+    ]
+    from django.template.loader import render_to_string
+
+    html = render_to_string("presets/_effective.html", {"effective": effective})
+    assert "What the replica is told" in html and "You are a sales coach." in html
+
+
+def test_the_effective_prompt_of_the_team_s_own_persona(coach):
+    parts = preset_with(coach).effective_settings().prompt_parts
+    assert parts == [("Instructions from the persona “Coach”", "You coach people.")]
