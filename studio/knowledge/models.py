@@ -395,3 +395,22 @@ def sync_behaviour() -> tuple[int, int]:
             vanished=True
         )
     return len(sets), len(rules)
+
+
+def behaviour_of(persona) -> dict:
+    """What a persona knows and follows, for its page: documents, objectives, guardrails."""
+    raw = persona.raw or {}
+    ids, tags = persona.document_ids, set(persona.document_tags)
+    documents = [
+        d
+        for d in Document.objects.exclude(document_id=None)
+        if d.document_id in ids or tags & set(d.tags)
+    ]
+    guardrail_tags = set(persona._raw_strings("guardrail_tags"))
+    guardrails = [
+        g
+        for g in Guardrail.objects.all()
+        if g.guardrail_id in persona._raw_strings("guardrail_ids") or guardrail_tags & set(g.tags)
+    ]
+    objectives = ObjectiveSet.objects.filter(objectives_id=raw.get("objectives_id") or "").first()
+    return {"documents": documents, "objectives": objectives, "guardrails": guardrails}

@@ -35,7 +35,20 @@ LAYER_FIELDS = {
     "turn_detection_model": ("conversational_flow", "turn_detection_model"),
     "turn_taking_patience": ("conversational_flow", "turn_taking_patience"),
     "replica_interruptibility": ("conversational_flow", "replica_interruptibility"),
+    "tts_model_name": ("tts", "tts_model_name"),
+    # Built in clean() from the voice_* fields below (an object inside the tts layer).
+    "voice_settings": ("tts", "voice_settings"),
+    "perception_analysis_queries": ("perception", "perception_analysis_queries"),
 }
+# Form field → key inside layers.tts.voice_settings; ElevenLabs's ranges (tavus-api-2.md §5.2).
+VOICE_SETTINGS = {
+    "voice_speed": ("speed", 0.7, 1.2),
+    "voice_stability": ("stability", 0.0, 1.0),
+    "voice_similarity_boost": ("similarity_boost", 0.0, 1.0),
+    "voice_style": ("style", 0.0, 1.0),
+}
+ELEVENLABS_ONLY = ("voice_stability", "voice_similarity_boost", "voice_style")
+MAX_QUERIES = 20
 # Words Tavus may use in an error that are not form field names.
 FIELD_ALIASES = {
     "model": "llm_model",
@@ -49,6 +62,23 @@ FIELD_ALIASES = {
 
 TAVUS_DEFAULT = ("", "Tavus default")
 LEVELS = [TAVUS_DEFAULT, ("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
+class LinesField(forms.CharField):
+    """One entry per line in a text box; cleaned to a list."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def clean(self, value):
+        text = super().clean(value)
+        return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _voice_number(label: str, help_text: str) -> forms.FloatField:
+    return forms.FloatField(label=label, required=False, help_text=help_text)
 
 
 def _picked(choices: list, current: list) -> list:
@@ -191,6 +221,32 @@ class PersonaForm(forms.Form):
         help_text="Separate tags with commas. Documents given a tag later are included too.",
     )
 
+    tts_model_name = forms.CharField(
+        label="Voice model",
+        max_length=100,
+        required=False,
+        help_text="The engine's model, e.g. sonic-3 (Cartesia) or eleven_multilingual_v2 "
+        "(ElevenLabs). Blank lets Tavus choose.",
+    )
+    voice_speed = _voice_number(
+        "Speaking speed", "1 is normal. ElevenLabs takes 0.7 (slower) to 1.2 (faster)."
+    )
+    voice_stability = _voice_number(
+        "Steadiness (ElevenLabs)", "0 to 1: higher sounds steadier, lower more expressive."
+    )
+    voice_similarity_boost = _voice_number(
+        "Closeness to the original voice (ElevenLabs)", "0 to 1: higher keeps closer to it."
+    )
+    voice_style = _voice_number(
+        "Style exaggeration (ElevenLabs)", "0 to 1: 0 is plain; higher is more dramatic."
+    )
+    perception_analysis_queries = LinesField(
+        label="Questions to answer after the call",
+        required=False,
+        max_length=6000,
+        help_text="One per line, e.g. “Did the person seem confused at any point?”. Raven-1 "
+        "answers them from what it saw, in the summary after the call.",
+    )
     objectives_id = forms.ChoiceField(
         label="Objectives to work through",
         required=False,
@@ -265,6 +321,10 @@ class PersonaForm(forms.Form):
         }
         for name, (layer, key) in LAYER_FIELDS.items():
             initial[name] = persona.layer(layer).get(key) or ""
+        settings = initial.pop("voice_settings") or {}
+        for name, (key, _, _) in VOICE_SETTINGS.items():
+            value = settings.get(key) if isinstance(settings, dict) else None
+            initial[name] = value if isinstance(value, int | float) else None
         return initial
 
     def clean_default_replica_id(self) -> str:
@@ -309,7 +369,45 @@ class PersonaForm(forms.Form):
             )
         if data.get("external_voice_id") and not data.get("tts_engine"):
             self.add_error("tts_engine", "Pick the voice engine this voice id belongs to.")
+        self._clean_voice_settings(data)
+        self._clean_queries(data)
         return data
+
+    def _clean_voice_settings(self, data) -> None:
+        existing = {}
+        if self.persona is not None:
+            existing = dict(self.persona.layer("tts").get("voice_settings") or {})
+        elevenlabs = data.get("tts_engine") == "elevenlabs"
+        for name, (key, low, high) in VOICE_SETTINGS.items():
+            value = data.get(name)
+            existing.pop(key, None)
+            if value is None:
+                continue
+            if name in ELEVENLABS_ONLY and not elevenlabs:
+                self.add_error(
+                    name, "Only ElevenLabs voices take this: pick ElevenLabs above, or clear it."
+                )
+            elif (elevenlabs or name != "voice_speed") and not low <= value <= high:
+                self.add_error(name, f"Use a number from {low:g} to {high:g}.")
+            else:
+                existing[key] = value
+        data["voice_settings"] = existing or ""
+
+    def _clean_queries(self, data) -> None:
+        queries = data.get("perception_analysis_queries") or []
+        if not queries:
+            return
+        if data.get("perception_model") in ("off", "raven-0", "basic"):
+            self.add_error(
+                "perception_analysis_queries",
+                "Only Raven-1 answers these: choose Raven-1 (or Tavus default) above, or clear "
+                "them.",
+            )
+        elif len(queries) > MAX_QUERIES or any(len(q) > 300 for q in queries):
+            self.add_error(
+                "perception_analysis_queries",
+                f"Use at most {MAX_QUERIES} questions of at most 300 characters each.",
+            )
 
     # --- What to send to Tavus -------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from studio.accounts.models import audit
 from studio.accounts.roles import ADMIN, OPERATOR, has_role, role_required
+from studio.knowledge.models import behaviour_of
 from studio.library.forms import PersonaForm
 from studio.library.models import (
     Persona,
@@ -193,6 +194,7 @@ def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "presets": persona.presets.order_by("archived", "name"),
             "read_only_reason": _read_only_reason(persona),
             "can_manage": has_role(request.user, ADMIN),
+            **behaviour_of(persona),
         },
     )
 

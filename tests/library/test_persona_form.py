@@ -272,3 +272,78 @@ def test_documents_and_tags_are_patched_as_top_level_lists():
         {"op": "remove", "path": "/document_ids"},
         {"op": "remove", "path": "/document_tags"},
     ]
+
+
+def test_voice_settings_go_into_the_tts_layer_as_one_object():
+    persona = persona_with_layers()
+    form = bound(
+        persona,
+        tts_engine="elevenlabs",
+        tts_model_name="eleven_multilingual_v2",
+        voice_speed=1.1,
+        voice_stability=0.4,
+    )
+    assert form.patch_operations(persona) == [
+        {"op": "replace", "path": "/layers/tts/tts_engine", "value": "elevenlabs"},
+        {"op": "add", "path": "/layers/tts/tts_model_name", "value": "eleven_multilingual_v2"},
+        {
+            "op": "add",
+            "path": "/layers/tts/voice_settings",
+            "value": {"speed": 1.1, "stability": 0.4},
+        },
+    ]
+    persona.layers = {
+        **persona.layers,
+        "tts": {
+            "tts_engine": "elevenlabs",
+            "voice_settings": {"speed": 1.1, "emotion": ["positivity:high"]},
+        },
+    }
+    initial = PersonaForm.initial_from(persona)
+    assert initial["voice_speed"] == 1.1 and initial["voice_stability"] is None
+    # Keys the form doesn't show (Cartesia's emotion) are kept.
+    form = bound(persona, voice_speed=0.9)
+    assert form.cleaned_data["voice_settings"] == {"emotion": ["positivity:high"], "speed": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"tts_engine": "cartesia", "voice_stability": 0.5}, "voice_stability", "Only ElevenLabs"),
+        ({"tts_engine": "elevenlabs", "voice_speed": 2}, "voice_speed", "from 0.7 to 1.2"),
+        ({"tts_engine": "elevenlabs", "voice_style": 1.5}, "voice_style", "from 0 to 1"),
+        (
+            {"perception_model": "off", "perception_analysis_queries": "Was it dark?"},
+            "perception_analysis_queries",
+            "Only Raven-1",
+        ),
+        (
+            {
+                "perception_model": "raven-1",
+                "perception_analysis_queries": "\n".join(f"Q{n}?" for n in range(21)),
+            },
+            "perception_analysis_queries",
+            "at most 20 questions",
+        ),
+    ],
+)
+def test_voice_and_perception_settings_are_checked(changes, field, message):
+    persona = persona_with_layers()
+    data = {k: v if v is not None else "" for k, v in PersonaForm.initial_from(persona).items()}
+    form = PersonaForm(
+        {**data, **changes}, initial=PersonaForm.initial_from(persona), persona=persona
+    )
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field])
+
+
+def test_perception_analysis_queries_are_a_list_in_the_perception_layer():
+    persona = persona_with_layers(layers={"perception": {"perception_model": "raven-1"}})
+    form = bound(persona, perception_analysis_queries="Did they smile?\n\nWere they alone?\n")
+    assert form.patch_operations(persona) == [
+        {
+            "op": "add",
+            "path": "/layers/perception/perception_analysis_queries",
+            "value": ["Did they smile?", "Were they alone?"],
+        }
+    ]

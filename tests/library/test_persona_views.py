@@ -402,3 +402,22 @@ def test_a_vanished_persona_cannot_be_edited(client, admin_user, mine):
     client.force_login(admin_user)
     response = client.get(f"{LIST}{mine.pk}/edit/", follow=True)
     assert "no longer at Tavus, so it can" in response.content.decode()
+
+
+def test_the_persona_page_shows_its_knowledge_behaviour_voice_and_queries(client, operator, anna):
+    from studio.knowledge.models import Document, Guardrail, ObjectiveSet
+
+    Document.objects.create(document_id="d-1", name="Handbook", status="processing")
+    ObjectiveSet.objects.create(objectives_id="o1", name="Intake", items=[{}, {}])
+    Guardrail.objects.create(guardrail_id="g1", name="no_competitors", prompt="x", tags=["legal"])
+    layers = {
+        "tts": {"tts_model_name": "sonic-3", "voice_settings": {"speed": 1.1}},
+        "perception": {"perception_analysis_queries": ["Did they smile?"]},
+    }
+    raw = {"document_ids": ["d-1"], "objectives_id": "o1", "guardrail_tags": ["legal"]}
+    persona = make_persona("p-kb", "Desk", layers=layers, raw=raw)
+    client.force_login(operator)
+    html = client.get(f"/library/personas/{persona.pk}/").content.decode()
+    assert "Handbook</a> <span class=\"badge badge-warn\">Reading</span>" in html
+    assert "Intake</a> (2 steps)" in html and "no_competitors" in html
+    assert "sonic-3; speed 1.1" in html and "“Did they smile?”" in html
