@@ -5,6 +5,7 @@ sandbox. See the README for the table of variables.
 """
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -36,16 +37,40 @@ def envstr(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+# On for developers (`manage.py`, `make dev`, the tests); `make run` and the container, which
+# staff start, set DEBUG=false: no debug pages, the studio's own error pages.
 DEBUG = envbool("DEBUG", True)
 PORT = envint("PORT", 8000)
+# The instance's own data: the SQLite database (by default), uploads and the generated keys.
+DATA_DIR = Path(envstr("STUDIO_DATA_DIR", str(BASE_DIR)))
 
-SECRET_KEY = envstr("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
+
+def instance_secret(name: str) -> str:
+    """A random secret generated on first start and kept in DATA_DIR, so it survives restarts
+    without anyone having to invent one. SECRET_KEY in the environment still wins."""
+    path = DATA_DIR / name
+    try:
+        if path.is_file():
+            return path.read_text().strip()
+        if not DATA_DIR.is_dir():
+            DATA_DIR.mkdir(parents=True)
+        # O_EXCL: of two processes starting at once, one writes the key and the other reads it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.is_file():
+            return path.read_text().strip()
+        raise ImproperlyConfigured(f"Set SECRET_KEY, or make {DATA_DIR} a folder.") from None
+    except OSError as exc:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is false: refusing to start with a guessable key."
-        )
-    SECRET_KEY = "dev-only-insecure-key-change-me-" + "x" * 32
+            f"Set SECRET_KEY, or let the studio write {path} ({exc.strerror})."
+        ) from None
+    value = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+    return value
+
+
+SECRET_KEY = envstr("SECRET_KEY") or instance_secret(".secret-key")
 
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 if not DEBUG and ALLOWED_HOSTS == ["*"]:
@@ -130,7 +155,7 @@ TEMPLATES = [
     }
 ]
 
-DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend plus one lock for this process's writers (studio/sqlite/base.py).
@@ -184,7 +209,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -196,7 +221,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(DATA_DIR / "media")))
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -206,11 +231,12 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 SILENCED_SYSTEM_CHECKS = ["security.W019"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+# Served over HTTPS (the public address says so): cookies only over HTTPS, HSTS. `make run` on
+# http://127.0.0.1 is production-like but plain HTTP, where secure cookies could not sign in.
+if not DEBUG and STUDIO_PUBLIC_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
