@@ -276,10 +276,13 @@ ALERTS = {
     "stuck": envint("ALERT_STUCK_SECONDS", 60),
 }
 ALERT_INTERVAL = envint("ALERT_INTERVAL", 5)
-# Sign-in throttling: failures within the window lock the username (or the address).
-SIGNIN_LOCKOUT_SECONDS = envint("SIGNIN_LOCKOUT_SECONDS", 900)
-SIGNIN_MAX_FAILURES_PER_USER = envint("SIGNIN_MAX_FAILURES_PER_USER", 5)
-SIGNIN_MAX_FAILURES_PER_IP = envint("SIGNIN_MAX_FAILURES_PER_IP", 20)
+# Sign-in throttling, per client (address): a few failures are free, then each doubles the wait
+# (2, 4, 8 … seconds, at most SIGNIN_MAX_WAIT_SECONDS). Failures older than the window are
+# forgotten. Nothing locks a username for everyone.
+SIGNIN_WINDOW_SECONDS = envint("SIGNIN_WINDOW_SECONDS", 900)
+SIGNIN_FREE_FAILURES = envint("SIGNIN_FREE_FAILURES", 5)  # one username, from one client
+SIGNIN_FREE_FAILURES_PER_CLIENT = envint("SIGNIN_FREE_FAILURES_PER_CLIENT", 20)  # any names
+SIGNIN_MAX_WAIT_SECONDS = envint("SIGNIN_MAX_WAIT_SECONDS", 900)
 WEBHOOK_MAX_BYTES = envint("WEBHOOK_MAX_BYTES", 1_000_000)
 # Webhook secrets stop working this long after a conversation ends (artifacts come late).
 WEBHOOK_GRACE_SECONDS = envint("WEBHOOK_GRACE_SECONDS", 6 * 3600)

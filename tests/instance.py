@@ -25,6 +25,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def container_command(port: int) -> list[str]:
+    """The server command the Dockerfile's CMD runs (after migrating), on this port."""
+    text = (ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in text.splitlines() if line.startswith("CMD"))
+    serve = cmd[cmd.index("exec uvicorn") + len("exec "):cmd.rindex('"')]
+    return [".venv/bin/" + part if part == "uvicorn" else part.replace("$PORT", str(port))
+            for part in shlex.split(serve)]
+
+
 def run_command(port: int) -> list[str]:
     """The server command `make run` would run on this port (without running it)."""
     lines = subprocess.run(
@@ -62,12 +71,12 @@ class Instance:
             timeout=120,
         )
 
-    def start(self) -> "Instance":
+    def start(self, command: list[str] | None = None) -> "Instance":
         for step in (["migrate", "--noinput", "-v", "0"], ["ensure_admin"],
                      ["collectstatic", "--noinput", "-v", "0"]):
             result = self.manage(*step)
             assert result.returncode == 0, result.stdout + result.stderr
-        command = run_command(self.port)
+        command = command or run_command(self.port)
         # `VAR=value ... .venv/bin/uvicorn ...`: the assignments become the environment.
         at = next(i for i, part in enumerate(command) if part.endswith("uvicorn"))
         env = {**self.env, **dict(part.split("=", 1) for part in command[:at])}

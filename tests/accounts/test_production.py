@@ -81,3 +81,31 @@ def test_an_expired_form_is_explained_in_plain_words(client, operator):
     response = strict.post("/presets/new/", {"name": "x"})
     assert response.status_code == 403
     assert "This form had expired" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("proxies", "seen"), [("10.0.0.5", "127.0.0.1"), ("127.0.0.1", "198.51.100.7")]
+)
+def test_the_container_believes_forwarded_addresses_only_from_its_proxies(tmp_path, proxies, seen):
+    import sqlite3
+
+    import httpx
+
+    from tests.instance import container_command
+
+    instance = Instance(tmp_path, FORWARDED_ALLOW_IPS=proxies)
+    command = [part.replace("0.0.0.0", "127.0.0.1") for part in container_command(instance.port)]
+    instance.start(command)
+    try:
+        client = httpx.Client(base_url=instance.url)
+        client.get("/login/")
+        client.post(
+            "/login/",
+            data={"username": "ines", "password": "wrong",
+                  "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+            headers={"x-forwarded-for": "198.51.100.7"},
+        )
+    finally:
+        instance.stop()
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        assert db.execute("SELECT ip FROM accounts_signinfailure").fetchall() == [(seen,)]
