@@ -4,6 +4,8 @@ The defaults run a fresh checkout on SQLite, the in-memory channel layer and the
 sandbox. See the README for the table of variables.
 """
 
+import hashlib
+import hmac
 import os
 import secrets
 import tempfile
@@ -80,9 +82,16 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(
 # --- Tavus ---------------------------------------------------------------------------------
 # No key: the studio talks to its own sandbox, mounted at /sandbox in this same server.
 TAVUS_API_KEY = envstr("TAVUS_API_KEY")
-SANDBOX_API_KEY = envstr("SANDBOX_API_KEY", "sandbox")
 TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
 STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# The sandbox's key is this install's own, derived from SECRET_KEY: never a well-known word that
+# would open the sandbox's API (and its conversations' callback secrets) to anyone.
+SANDBOX_API_KEY = envstr("SANDBOX_API_KEY") or "sbx_" + hmac.new(
+    SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256
+).hexdigest()[:40]
+# The sandbox posts webhooks only to these address prefixes; empty: this studio's own
+# STUDIO_PUBLIC_URL/hooks/ (no requests to other servers).
+SANDBOX_CALLBACK_PREFIXES: list[str] = []
 TAVUS_API_BASE = envstr(
     "TAVUS_API_BASE",
     "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",
@@ -121,6 +130,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "studio.sandbox.middleware.SandboxOnlyInSandboxMode",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -290,6 +300,8 @@ RELAY_MAX_BYTES = envint("RELAY_MAX_BYTES", 4096)
 # Per relaying socket; a room's streamed speech plus captions can pass 50 messages a second.
 RELAY_MAX_PER_SECOND = envint("RELAY_MAX_PER_SECOND", 100)
 
+# Django's own "django" logger goes through the redacting console handler too: in DEBUG it
+# otherwise keeps a console handler of its own that printed "Not Found: /hooks/tavus/<secret>/".
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -299,5 +311,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
