@@ -86,12 +86,17 @@ TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
 STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 # The sandbox's key is this install's own, derived from SECRET_KEY: never a well-known word that
 # would open the sandbox's API (and its conversations' callback secrets) to anyone.
-SANDBOX_API_KEY = envstr("SANDBOX_API_KEY") or "sbx_" + hmac.new(
-    SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256
-).hexdigest()[:40]
+SANDBOX_API_KEY = (
+    envstr("SANDBOX_API_KEY")
+    or "sbx_"
+    + hmac.new(SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256).hexdigest()[:40]
+)
 # The sandbox posts webhooks only to these address prefixes; empty: this studio's own
 # STUDIO_PUBLIC_URL/hooks/ (no requests to other servers).
 SANDBOX_CALLBACK_PREFIXES: list[str] = []
+# The sandbox downloads knowledge-base documents only from these prefixes; empty: this studio's
+# own upload links (STUDIO_PUBLIC_URL/knowledge/files/). A link elsewhere ends as "error".
+SANDBOX_FETCH_PREFIXES: list[str] = []
 TAVUS_API_BASE = envstr(
     "TAVUS_API_BASE",
     "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",

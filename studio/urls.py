@@ -8,6 +8,7 @@ urlpatterns = [
     path("library/", include("studio.library.urls")),
     path("presets/", include("studio.presets.urls")),
     path("knowledge/", include("studio.knowledge.urls")),
+    path("hooks/documents/", include("studio.knowledge.hooks")),
     path("join/", include("studio.join.urls")),
     path("", include("studio.conversations.urls")),
     path("admin/", admin.site.urls),

@@ -159,7 +159,7 @@ class Document(models.Model):
 
     @property
     def callback_url(self) -> str:
-        return public_url(reverse("knowledge:callback", args=[self.pk, self.callback_secret]))
+        return public_url(reverse("knowledge_hooks:callback", args=[self.pk, self.callback_secret]))
 
     def mint_upload_link(self) -> str:
         """A fresh link to the uploaded file (the old one stops working). Only its hash is kept."""

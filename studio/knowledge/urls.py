@@ -10,8 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.document_detail, name="document"),
     path("<int:pk>/recrawl/", views.document_recrawl, name="document_recrawl"),
     path("<int:pk>/delete/", views.document_delete, name="document_delete"),
-    # Called by Tavus, not people: no sign-in, a secret or a token in the path instead.
-    path("hooks/<int:pk>/<str:secret>/", views.document_callback, name="callback"),
+    # Read by Tavus, not people: no sign-in, an unguessable token in the path instead.
     path("files/<str:token>/", views.document_file, name="file"),
 ]
 

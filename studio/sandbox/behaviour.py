@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from studio.sandbox import validation
 from studio.sandbox.models import Guardrail, GuardrailSet, Objectives, Persona, iso, new_id
 from studio.sandbox.validation import ApiError
 from studio.sandbox.views import _page, api_view
@@ -50,6 +51,10 @@ def _url(value, key: str) -> str:
         or not value.startswith(("http://", "https://"))
     ):
         raise message(f"{key} must be an http(s) URL of at most 2048 characters")
+    try:
+        validation.callback_url({key: value}, key)  # only the studio's own hooks
+    except ApiError as error:
+        raise message(error.body["error"]) from None
     return value
 
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from studio.sandbox import lifecycle
+from studio.sandbox import lifecycle, validation
 from studio.sandbox.models import Document, new_id
 from studio.sandbox.validation import ApiError, json_object
 from studio.sandbox.views import api_view
@@ -84,6 +84,7 @@ def _create(request: HttpRequest) -> JsonResponse:
     callback = data.get("callback_url") or ""
     if not isinstance(callback, str) or (callback and not callback.startswith(_URL_SCHEMES)):
         raise bad("callback_url must be an http(s) URL")
+    validation.callback_url(data)  # only the studio's own hooks: the sandbox is no open relay
     properties = data.get("properties") or {}
     if not isinstance(properties, dict):
         raise bad("properties must be an object")

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
 
 import httpx
+from django.conf import settings
 
 MAX_BYTES = 50 * 1024 * 1024  # Tavus's cap per document
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -160,10 +161,24 @@ def _text_of(body: bytes, kind: str) -> tuple[str, list[str]]:
     raise ReadError("Unsupported file type. Use PDF, TXT, DOCX, DOC, PNG, JPG, PPTX, CSV or XLSX.")
 
 
+def may_fetch(url: str) -> bool:
+    """Stricter than Tavus on purpose: a sandbox inside the studio that downloaded any address
+    would let whoever reaches it make the server request anything (server-side request
+    forgery). It reads the studio's own upload links, or what SANDBOX_FETCH_PREFIXES allows."""
+    allowed = settings.SANDBOX_FETCH_PREFIXES or [settings.STUDIO_PUBLIC_URL + "/knowledge/files/"]
+    return any(url.startswith(prefix) for prefix in allowed)
+
+
 def read(url: str, crawl: dict | None = None) -> Reading:
     """Download `url` (and, for a crawl, the same-site pages it links to) as plain text."""
+    if not may_fetch(url):
+        raise ReadError(
+            "The sandbox reads only files uploaded to this studio; it makes no requests to "
+            "other servers. Upload the file instead, or try the link with real Tavus."
+        )
+    # No redirects: one could lead outside what may_fetch allows.
     with httpx.Client(
-        timeout=TIMEOUT, follow_redirects=True, headers={"User-Agent": "tavus-sandbox/1.0"}
+        timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": "tavus-sandbox/1.0"}
     ) as client:
         body, content_type, final = _download(client, url)
         kind = _kind(final, content_type)
@@ -179,6 +194,8 @@ def read(url: str, crawl: dict | None = None) -> Reading:
             link, depth = frontier.pop(0)
             target = urljoin(final, link).split("#")[0]
             if target in seen or urlsplit(target).netloc != host or depth > crawl.get("depth", 1):
+                continue
+            if not may_fetch(target):
                 continue
             seen.add(target)
             try:

@@ -120,7 +120,7 @@ def test_an_uploaded_pdf_is_read_by_tavus_through_a_short_lived_link_then_delete
     at_tavus = SandboxDocument.objects.get(pk=document.document_id)
     assert at_tavus.document_url.startswith(sandbox.url + "/knowledge/files/")
     assert "handbook" not in at_tavus.document_url.lower()
-    assert at_tavus.callback_url.startswith(sandbox.url + f"/knowledge/hooks/{document.pk}/")
+    assert at_tavus.callback_url.startswith(sandbox.url + f"/hooks/documents/{document.pk}/")
     assert at_tavus.tags == ["hr", "handbook"]
     # The sandbox downloads it through that link, reads it, and calls back: ready.
     wait_until(
@@ -134,11 +134,18 @@ def test_an_uploaded_pdf_is_read_by_tavus_through_a_short_lived_link_then_delete
 
 def test_a_link_tavus_cannot_read_ends_failed_with_its_reason_shown(client, supervisor, sandbox):
     client.force_login(supervisor)
-    missing = sandbox.url + "/no/such/file.pdf"
+    missing = sandbox.url + "/knowledge/files/no-such-token/"
     assert add(client, source="link", url=missing, name="Broken").status_code == 302
     wait_until(lambda: Document.objects.get().status == Document.Status.ERROR, what="error")
     html = client.get(LIST).content.decode()
     assert "Failed" in html and "HTTP 404" in html
+
+
+def test_the_sandbox_downloads_nothing_from_other_servers(client, supervisor, sandbox):
+    client.force_login(supervisor)
+    assert add(client, source="link", url="http://10.0.0.1/internal.pdf").status_code == 302
+    wait_until(lambda: Document.objects.get().status == Document.Status.ERROR, what="error")
+    assert "reads only files uploaded to this studio" in Document.objects.get().error_message
 
 
 def test_a_website_is_sent_with_its_crawl_limits(client, supervisor, scripted):
@@ -300,7 +307,7 @@ def uploaded(db, private_files):
 
 
 def _hook(client, doc, body, secret=None):
-    url = f"/knowledge/hooks/{doc.pk}/{secret or doc.callback_secret}/"
+    url = f"/hooks/documents/{doc.pk}/{secret or doc.callback_secret}/"
     return client.post(url, json.dumps(body), content_type="application/json")
 
 

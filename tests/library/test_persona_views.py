@@ -418,6 +418,6 @@ def test_the_persona_page_shows_its_knowledge_behaviour_voice_and_queries(client
     persona = make_persona("p-kb", "Desk", layers=layers, raw=raw)
     client.force_login(operator)
     html = client.get(f"/library/personas/{persona.pk}/").content.decode()
-    assert "Handbook</a> <span class=\"badge badge-warn\">Reading</span>" in html
+    assert 'Handbook</a> <span class="badge badge-warn">Reading</span>' in html
     assert "Intake</a> (2 steps)" in html and "no_competitors" in html
     assert "sonic-3; speed 1.1" in html and "“Did they smile?”" in html

@@ -324,3 +324,18 @@ def test_a_document_that_is_not_ready_or_not_given_is_not_used(tavus, files):
     assert "According to" not in answer and "You said" in answer
     _settle()
     assert "According to" not in _ask(tavus, "How soon are refunds paid?")
+
+
+def test_the_sandbox_calls_back_and_downloads_only_within_the_studio(tavus, settings):
+    tavus.sandbox_only("a guard the sandbox has and Tavus has not")
+    settings.SANDBOX_CALLBACK_PREFIXES = []
+    settings.SANDBOX_FETCH_PREFIXES = []
+    body = {"document_url": "http://10.0.0.1/x.pdf", "callback_url": "http://10.0.0.1/hook"}
+    refused = tavus.http.post("/v2/documents", json=body)
+    assert refused.status_code == 400
+    assert "only calls back the studio it belongs to" in refused.json()["error"]
+    created = _create(tavus, document_url="http://10.0.0.1/x.pdf")
+    _settle()
+    document = _get(tavus, created["document_id"])
+    assert document["status"] == "error"
+    assert "makes no requests to other servers" in document["error_message"]
