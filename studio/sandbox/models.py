@@ -971,3 +971,32 @@ class Guardrail(models.Model):
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
+
+
+class Tool(models.Model):
+    """A registry tool (tavus-api-2.md §6.2): what a persona may call, or a post-call action."""
+
+    tool_id = models.CharField(primary_key=True, max_length=40)
+    name = models.CharField(max_length=64, unique=True)
+    definition = models.JSONField(default=dict)  # every field as the API shows it, but the id
+    persona_ids = models.JSONField(default=list)  # personas (PALs) it is attached to
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "tool_id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_api(self) -> dict:
+        # The docs' example shows these timestamps without a zone marker.
+        stamp = "%Y-%m-%dT%H:%M:%S"
+        return {
+            "tool_id": self.tool_id,
+            **self.definition,
+            "owner_id": 1,
+            "is_system_tool": False,
+            "created_at": self.created_at.astimezone(UTC).strftime(stamp),
+            "updated_at": self.updated_at.astimezone(UTC).strftime(stamp),
+        }

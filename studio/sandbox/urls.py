@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.sandbox import behaviour, documents, rooms, views
+from studio.sandbox import behaviour, documents, rooms, tools, views
 
 app_name = "sandbox"
 
@@ -28,6 +28,10 @@ urlpatterns = [
     path("v2/objectives/<str:objectives_id>", behaviour.objectives_one, name="objectives-one"),
     path("v2/guardrails", behaviour.guardrails, name="guardrails"),
     path("v2/guardrails/<str:guardrail_id>", behaviour.guardrails_one, name="guardrails-one"),
+    path("v2/tools", tools.tools, name="tools"),
+    path("v2/tools/<str:tool_id>", tools.tool, name="tool"),
+    path("v2/pals/<str:persona_id>/tools", tools.persona_tools, name="pal-tools"),
+    path("v2/personas/<str:persona_id>/tools", tools.persona_tools, name="persona-tools"),
     # The simulated Daily room that conversation_url points to, and its page's own endpoints.
     path("rooms/<str:conversation_id>/", rooms.room, name="room"),
     path("rooms/<str:conversation_id>/session", rooms.session, name="room-session"),

@@ -308,6 +308,13 @@ def _behaviour(persona: Persona | None) -> dict:
         for t in llm.get("tools") or []
         if isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name")
     ]
+    # Registry tools attached to the persona, called during the call by the LLM.
+    from studio.sandbox.models import Tool
+
+    for tool in Tool.objects.all():
+        definition = tool.definition
+        if persona.persona_id in tool.persona_ids and definition.get("origin") == "llm":
+            tools.append({k: definition[k] for k in ("name", "description", "parameters")})
     return {
         "objectives": objectives.items if objectives else [],
         "guardrails": [{**g.item(), "app_message": g.app_message} for g in chosen],
