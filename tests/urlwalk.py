@@ -5,7 +5,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Pages anyone may open without signing in, by URL name (namespaced) or path prefix.
-PUBLIC_NAMES = {"healthz", "login", "logout"}
+PUBLIC_NAMES = {"healthz", "login", "logout", "knowledge:file"}  # file: Tavus reads uploads by token
 PUBLIC_PREFIXES = ("sandbox/", "hooks/", "join/", "static/", "media/", "admin/")
 
 _SAMPLES = {
