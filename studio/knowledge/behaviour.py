@@ -5,6 +5,8 @@ Everyone with a role may look; only admins create, change or delete them, as wit
 they change how every conversation of a persona behaves.
 """
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -13,8 +15,9 @@ from django.views.decorators.http import require_POST
 
 from studio.accounts.models import audit
 from studio.accounts.roles import ADMIN, OPERATOR, has_role, role_required
-from studio.knowledge.forms import GuardrailForm, ObjectiveSetForm, StepForm, StepFormSet
-from studio.knowledge.models import Guardrail, ObjectiveSet, sync_behaviour
+from studio.knowledge.forms import GuardrailForm, ObjectiveSetForm, StepForm, StepFormSet, ToolForm
+from studio.knowledge.models import Guardrail, ObjectiveSet, Tool, sync_behaviour
+from studio.library.models import Persona
 from studio.tavus import behaviour as tavus_behaviour
 from studio.tavus import client as tavus
 
@@ -192,3 +195,89 @@ def _delete(request: HttpRequest, found, delete_at_tavus, back: str) -> HttpResp
     found.delete()
     messages.success(request, f"Deleted “{found}”.")
     return redirect(back)
+
+
+# --- Tools registry ------------------------------------------------------------------------------
+
+
+@role_required(OPERATOR)
+def tools(request: HttpRequest) -> HttpResponse:
+    if not Tool.objects.exists():
+        try:
+            for item in tavus_behaviour.iter_tools():
+                Tool.store(item)
+        except tavus.TavusError as error:
+            messages.error(request, f"{error.message} The list here may be incomplete.")
+    context = {
+        "nav": "knowledge",
+        "tab": "tools",
+        "tools": Tool.objects.all(),
+        "can_manage": has_role(request.user, ADMIN),
+    }
+    return render(request, "knowledge/tools.html", context)
+
+
+@role_required(ADMIN)
+def tool_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    found = _get_for_user(request, Tool, pk, manage=True) if pk else None
+    initial = None
+    if found:
+        initial = {
+            "name": found.name,
+            "description": found.description,
+            "parameters": json.dumps(found.parameters, indent=2) if found.parameters else "",
+            "trigger_type": found.trigger_type,
+            "api_url": found.api_url,
+            "api_method": found.api_method or "POST",
+        }
+    form = ToolForm(request.POST or None, initial=initial, existing=found)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if found:
+                item = tavus_behaviour.update_tool(found.tool_id, form.body())
+            else:
+                item = tavus_behaviour.create_tool(form.body())
+        except tavus.InvalidRequest as error:
+            form.add_error(None, f"{error.message} Nothing was saved.")
+        except tavus.TavusError as error:
+            form.add_error(None, f"{error.message} Nothing was saved, here or at Tavus.")
+        else:
+            saved = Tool.store(item)
+            audit("tool saved", request=request, target=saved.name, detail=saved.tool_id)
+            messages.success(request, f"Saved the tool “{saved.name}” at Tavus.")
+            return redirect("knowledge:tools")
+    context = {"nav": "knowledge", "tab": "tools", "form": form, "tool": found}
+    return render(request, "knowledge/tool_form.html", context)
+
+
+@role_required(ADMIN)
+def tool_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _get_for_user(request, Tool, pk, manage=True)
+    return _delete(
+        request, found, lambda: tavus_behaviour.delete_tool(found.tool_id), "knowledge:tools"
+    )
+
+
+@role_required(ADMIN)
+@require_POST
+def tools_attach(request: HttpRequest, persona_pk: int) -> HttpResponse:
+    """Let a persona call more tools (Tavus documents attaching, not detaching)."""
+    persona = get_object_or_404(Persona, pk=persona_pk, vanished=False)
+    wanted = Tool.objects.filter(pk__in=request.POST.getlist("tools"), vanished=False)
+    new = [t.tool_id for t in wanted if persona.persona_id not in t.persona_ids]
+    if not new:
+        messages.info(request, "Pick a tool it doesn't have yet.")
+        return redirect("library:persona_detail", pk=persona.pk)
+    try:
+        attached = tavus_behaviour.attach_tools(persona.persona_id, new)
+    except tavus.TavusError as error:
+        messages.error(request, f"{error.message} Nothing was attached.")
+        return redirect("library:persona_detail", pk=persona.pk)
+    for item in attached:
+        tool = Tool.store(item)
+        if persona.persona_id not in tool.persona_ids:
+            tool.persona_ids = [*tool.persona_ids, persona.persona_id]
+            tool.save(update_fields=["persona_ids", "updated_at"])
+    audit("tools attached", request=request, target=persona.name, detail=", ".join(new))
+    messages.success(request, f"“{persona}” can now use {len(new)} more tool(s).")
+    return redirect("library:persona_detail", pk=persona.pk)

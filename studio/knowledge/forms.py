@@ -1,5 +1,6 @@
 """Forms for the knowledge base. Every rule is checked here, not only in the browser."""
 
+import json
 import re
 from pathlib import PurePath
 
@@ -337,3 +338,125 @@ class GuardrailForm(forms.Form):
         if not re.match(r"^[A-Za-z0-9_]{1,100}$", name):
             raise ValidationError("Use only letters, digits and underscores (no spaces).")
         return name
+
+
+# --- Tools ----------------------------------------------------------------------------------------
+
+_TOOL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
+
+
+class ToolForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=64,
+        help_text="What the replica asks for, e.g. “get_order_status”: letters, digits and "
+        "underscores, not starting with a digit.",
+    )
+    description = forms.CharField(
+        label="What it does, and when to use it",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The replica reads this to decide when to call it, e.g. “Looks up an order by "
+        "its number when the person asks where their order is.”",
+    )
+    parameters = forms.CharField(
+        label="What it needs (JSON Schema)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
+        help_text='e.g. {"type": "object", "properties": {"order_number": {"type": "string"}}, '
+        '"required": ["order_number"]}. Blank: it needs nothing.',
+    )
+    trigger_type = forms.ChoiceField(
+        label="When it runs",
+        choices=[
+            ("in_call", "During the call, when the replica needs it"),
+            ("post_call", "After the call, once (a post-call action)"),
+        ],
+        initial="in_call",
+        widget=forms.RadioSelect,
+    )
+    api_url = forms.URLField(
+        label="Address to call after the call",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text="Post-call actions only: the public HTTPS address Tavus sends the result to.",
+    )
+    api_method = forms.ChoiceField(
+        label="Method",
+        choices=[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH")],
+        initial="POST",
+    )
+
+    def __init__(self, *args, existing=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["api_url"].hide_optional = True
+        if existing is not None:
+            self.fields["trigger_type"].disabled = True
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not _TOOL_NAME.match(name):
+            raise ValidationError(
+                "Letters, digits and underscores only, not starting with a digit."
+            )
+        return name
+
+    def clean_parameters(self) -> dict:
+        text = (self.cleaned_data.get("parameters") or "").strip()
+        if not text:
+            return {}
+        try:
+            schema = json.loads(text)
+        except ValueError as error:
+            raise ValidationError(
+                f"This isn't valid JSON ({error.msg}, line {error.lineno})."
+            ) from None
+        if not isinstance(schema, dict):
+            raise ValidationError("Write a JSON object, starting with {.")
+        properties = schema.get("properties", {})
+        if not isinstance(properties, dict) or not all(
+            isinstance(v, dict) for v in properties.values()
+        ):
+            raise ValidationError("“properties” maps each name to its own schema object.")
+        reserved = [name for name in properties if str(name).startswith("tavus_")]
+        if reserved:
+            raise ValidationError(
+                f"Names starting with tavus_ are Tavus's own: rename {reserved[0]}."
+            )
+        return schema
+
+    def clean(self):
+        data = super().clean()
+        size = len(data.get("description") or "") + len(json.dumps(data.get("parameters") or {}))
+        if size > 10_000:
+            self.add_error(
+                "parameters",
+                "The description and parameters together must stay under 10,000 characters.",
+            )
+        if data.get("trigger_type") == "post_call":
+            url = data.get("api_url") or ""
+            if not url and "api_url" not in self.errors:
+                self.add_error("api_url", "A post-call action needs the address to call.")
+            elif url and not url.startswith("https://"):
+                self.add_error("api_url", "Tavus calls only https:// addresses.")
+        return data
+
+    def body(self) -> dict:
+        """The Tavus create body (also what a PATCH sends)."""
+        data = self.cleaned_data
+        body = {
+            "name": data["name"],
+            "description": data["description"].strip(),
+            "parameters": data["parameters"],
+            "trigger_type": data["trigger_type"],
+        }
+        if data["trigger_type"] == "post_call":
+            body["delivery"] = {
+                "app_message": False,
+                "api": {"url": data["api_url"], "method": data["api_method"]},
+            }
+        else:
+            # Answered in the room: by a supervisor or the studio's HTTPS endpoint (to come).
+            body["origin"] = "llm"
+            body["delivery"] = {"app_message": True}
+        return body

@@ -414,3 +414,70 @@ def behaviour_of(persona) -> dict:
     ]
     objectives = ObjectiveSet.objects.filter(objectives_id=raw.get("objectives_id") or "").first()
     return {"documents": documents, "objectives": objectives, "guardrails": guardrails}
+
+
+class Tool(models.Model):
+    """A tool in Tavus's registry: something a persona may ask the studio (or an HTTPS
+    endpoint) to do during a call, or a post-call action run once the call has ended."""
+
+    class When(models.TextChoices):
+        IN_CALL = "in_call", "During the call, when the replica needs it"
+        POST_CALL = "post_call", "After the call (a post-call action)"
+
+    tool_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=64)
+    description = models.TextField()
+    parameters = models.JSONField(default=dict, blank=True)
+    trigger_type = models.CharField(max_length=10, choices=When.choices, default=When.IN_CALL)
+    api_url = models.URLField(max_length=2000, blank=True)  # post-call actions' endpoint
+    api_method = models.CharField(max_length=10, blank=True)
+    persona_ids = models.JSONField(default=list, blank=True)  # personas it is attached to
+    vanished = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vanished", "trigger_type", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def store(cls, item) -> "Tool":
+        api = item.delivery.get("api") if isinstance(item.delivery.get("api"), dict) else {}
+        tool, _ = cls.objects.update_or_create(
+            tool_id=item.tool_id,
+            defaults={
+                "name": item.name[:64],
+                "description": item.description,
+                "parameters": item.parameters,
+                "trigger_type": "post_call" if item.is_post_call else "in_call",
+                "api_url": str(api.get("url") or "")[:2000],
+                "api_method": str(api.get("method") or "")[:10],
+                "vanished": False,
+                "synced_at": timezone.now(),
+            },
+        )
+        return tool
+
+    @property
+    def parameter_names(self) -> list[str]:
+        properties = (
+            self.parameters.get("properties") if isinstance(self.parameters, dict) else None
+        )
+        return list(properties) if isinstance(properties, dict) else []
+
+    def personas_using(self) -> list:
+        from studio.library.models import Persona
+
+        return list(Persona.objects.filter(persona_id__in=self.persona_ids).order_by("name"))
+
+
+def tools_of(persona) -> dict:
+    """A persona's tools, as far as the studio knows: those it calls and its post-call actions."""
+    mine = [t for t in Tool.objects.filter(vanished=False) if persona.persona_id in t.persona_ids]
+    return {
+        "tools": [t for t in mine if t.trigger_type == Tool.When.IN_CALL],
+        "post_call_actions": [t for t in mine if t.trigger_type == Tool.When.POST_CALL],
+        "all_tools": Tool.objects.filter(vanished=False),
+    }

@@ -24,4 +24,9 @@ urlpatterns += [
     path("guardrails/<int:pk>/", behaviour.guardrail_edit, name="guardrail_edit"),
     path("guardrails/<int:pk>/delete/", behaviour.guardrail_delete, name="guardrail_delete"),
     path("behaviour/sync/", behaviour.behaviour_sync, name="behaviour_sync"),
+    path("tools/", behaviour.tools, name="tools"),
+    path("tools/new/", behaviour.tool_edit, name="tool_new"),
+    path("tools/<int:pk>/", behaviour.tool_edit, name="tool_edit"),
+    path("tools/<int:pk>/delete/", behaviour.tool_delete, name="tool_delete"),
+    path("tools/attach/<int:persona_pk>/", behaviour.tools_attach, name="tools_attach"),
 ]

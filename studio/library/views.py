@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from studio.accounts.models import audit
 from studio.accounts.roles import ADMIN, OPERATOR, has_role, role_required
-from studio.knowledge.models import behaviour_of
+from studio.knowledge.models import behaviour_of, tools_of
 from studio.library.forms import PersonaForm
 from studio.library.models import (
     Persona,
@@ -197,6 +197,7 @@ def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "read_only_reason": _read_only_reason(persona),
             "can_manage": has_role(request.user, ADMIN),
             **behaviour_of(persona),
+            **tools_of(persona),
         },
     )
 

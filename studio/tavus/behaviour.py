@@ -213,3 +213,88 @@ def update_guardrail(guardrail_id: str, **changes) -> bool:
 
 def delete_guardrail(guardrail_id: str) -> None:
     _gone(lambda: _call("DELETE", _guardrail_path(guardrail_id), _ignore_body))
+
+
+# --- Tools registry (tavus-api-2.md §6.2, §6.3) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tool:
+    tool_id: str
+    name: str
+    description: str
+    parameters: dict
+    trigger_type: str  # "in_call" or "post_call"
+    delivery: dict
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def is_post_call(self) -> bool:
+        return self.trigger_type == "post_call"
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        data = _object(data, "tool")
+        parameters = data.get("parameters") or {}
+        delivery = data.get("delivery") or {}
+        if not isinstance(parameters, dict) or not isinstance(delivery, dict):
+            raise _Malformed("parameters or delivery is not an object")
+        return cls(
+            tool_id=_id(data, "tool_id", "id"),
+            name=_text(data, "name", required=True),
+            description=_text(data, "description"),
+            parameters=parameters,
+            trigger_type=_text(data, "trigger_type") or "in_call",
+            delivery=delivery,
+            raw=data,
+        )
+
+
+def _tool_path(tool_id: str) -> str:
+    return f"/v2/tools/{_segment(tool_id, 'tool_id')}"
+
+
+def create_tool(body: dict) -> Tool:
+    """Register a tool. https://docs.tavus.io/api-reference/tools/create-tool"""
+    return _call("POST", "/v2/tools", lambda r: Tool.from_json(_json(r)), json=body)
+
+
+def iter_tools() -> Iterator[Tool]:
+    def fetch(page: int) -> Page[Tool]:
+        params = {"page": page, "limit": 100}
+        return _call("GET", "/v2/tools", lambda r: _page(_json(r), Tool.from_json), params=params)
+
+    return _walk(fetch)
+
+
+def update_tool(tool_id: str, changes: dict) -> Tool:
+    """Change a tool (plain JSON of the fields to change; the body shape is UNCONFIRMED)."""
+    return _gone(
+        lambda: _call(
+            "PATCH", _tool_path(tool_id), lambda r: Tool.from_json(_json(r)), json=changes
+        )
+    )
+
+
+def delete_tool(tool_id: str) -> None:
+    _gone(lambda: _call("DELETE", _tool_path(tool_id), _ignore_body))
+
+
+def _tools_list(response: httpx.Response) -> list[Tool]:
+    data = _object(_json(response), "answer").get("data")
+    if not isinstance(data, list):
+        raise _Malformed("data is not a list")
+    return [Tool.from_json(item) for item in data]
+
+
+def attach_tools(persona_id: str, tool_ids: list[str]) -> list[Tool]:
+    """Let a persona (PAL) call these tools; returns what it has now.
+    https://docs.tavus.io/api-reference/pal-tools/attach-tools-to-pal"""
+    path = f"/v2/pals/{_segment(persona_id, 'persona_id')}/tools"
+    return _call("POST", path, _tools_list, json={"tool_ids": tool_ids})
+
+
+def persona_tools(persona_id: str) -> list[Tool]:
+    """The registry tools a persona (PAL) may call, post-call actions included."""
+    path = f"/v2/pals/{_segment(persona_id, 'persona_id')}/tools"
+    return _call("GET", path, _tools_list)

@@ -62,3 +62,33 @@ def test_a_missing_one_is_not_at_tavus(fake_tavus):
     fake_tavus.reply((404, {"error": "Objective not found"}))
     with pytest.raises(tb.NotAtTavus):
         tb.delete_objectives("o1")
+
+
+TOOL = {
+    "tool_id": "tabc123def456",
+    "name": "get_weather",
+    "description": "Weather",
+    "parameters": {"type": "object"},
+    "origin": "llm",
+    "delivery": {"app_message": True},
+    "owner_id": 7,
+    "created_at": "2026-05-15T10:30:00",
+}
+
+
+def test_a_tool_is_read_with_its_defaults(fake_tavus):
+    fake_tavus.reply((200, TOOL))
+    tool = tb.create_tool({"name": "get_weather", "description": "Weather"})
+    assert (tool.tool_id, tool.trigger_type, tool.is_post_call) == (
+        "tabc123def456",
+        "in_call",
+        False,
+    )
+
+
+def test_attaching_sends_the_tool_ids_and_reads_what_the_pal_has(fake_tavus):
+    fake_tavus.reply((200, {"data": [TOOL]}))
+    tools = tb.attach_tools("p1", ["tabc123def456"])
+    assert fake_tavus.last.url.path == "/v2/pals/p1/tools"
+    assert fake_tavus.last_json() == {"tool_ids": ["tabc123def456"]}
+    assert [t.name for t in tools] == ["get_weather"]
