@@ -56,13 +56,12 @@ def behaviour_sync(request: HttpRequest) -> HttpResponse:
 @role_required(OPERATOR)
 def objectives(request: HttpRequest) -> HttpResponse:
     _first_visit_sync(request)
-    context = {
-        "nav": "knowledge",
-        "tab": "objectives",
-        "sets": ObjectiveSet.objects.all(),
-        "can_manage": has_role(request.user, ADMIN),
-    }
-    return render(request, "knowledge/objectives.html", context)
+    return _list_page(request, "objectives", sets=ObjectiveSet.objects.all())
+
+
+def _list_page(request: HttpRequest, tab: str, **items) -> HttpResponse:
+    context = {"nav": "knowledge", "tab": tab, **items, "can_manage": has_role(request.user, ADMIN)}
+    return render(request, f"knowledge/{tab}.html", context)
 
 
 def _objectives_editor(request, form, steps, found=None) -> HttpResponse:
@@ -114,13 +113,7 @@ def objectives_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(OPERATOR)
 def guardrails(request: HttpRequest) -> HttpResponse:
     _first_visit_sync(request)
-    context = {
-        "nav": "knowledge",
-        "tab": "guardrails",
-        "rules": Guardrail.objects.all(),
-        "can_manage": has_role(request.user, ADMIN),
-    }
-    return render(request, "knowledge/guardrails.html", context)
+    return _list_page(request, "guardrails", rules=Guardrail.objects.all())
 
 
 @role_required(ADMIN)
@@ -208,13 +201,7 @@ def tools(request: HttpRequest) -> HttpResponse:
                 Tool.store(item)
         except tavus.TavusError as error:
             messages.error(request, f"{error.message} The list here may be incomplete.")
-    context = {
-        "nav": "knowledge",
-        "tab": "tools",
-        "tools": Tool.objects.all(),
-        "can_manage": has_role(request.user, ADMIN),
-    }
-    return render(request, "knowledge/tools.html", context)
+    return _list_page(request, "tools", tools=Tool.objects.all())
 
 
 @role_required(ADMIN)

@@ -270,21 +270,27 @@ def sync_documents() -> tuple[int, int]:
     return len(seen), vanished
 
 
-# --- Objectives and guardrails (mirrors of Tavus objects, edited here) ---------------------------
+# --- Objectives, guardrails and tools (mirrors of Tavus objects, edited here) --------------------
 
 
-class ObjectiveSet(models.Model):
+class Mirror(models.Model):
+    """What every mirror of a Tavus object here keeps besides its own fields."""
+
+    vanished = models.BooleanField(default=False)  # gone at Tavus
+    synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["vanished", "name", "pk"]
+
+
+class ObjectiveSet(Mirror):
     """A Tavus objectives set: steps the replica works through, attached to a persona."""
 
     objectives_id = models.CharField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     items = models.JSONField(default=list, blank=True)  # Tavus's objective items, as sent
-    vanished = models.BooleanField(default=False)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["vanished", "name", "pk"]
 
     def __str__(self) -> str:
         return self.name or self.objectives_id
@@ -317,7 +323,7 @@ class ObjectiveSet(models.Model):
         ]
 
 
-class Guardrail(models.Model):
+class Guardrail(Mirror):
     """A Tavus guardrail: a rule the replica must keep, checked throughout a conversation."""
 
     class Modality(models.TextChoices):
@@ -330,12 +336,6 @@ class Guardrail(models.Model):
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.VERBAL)
     tags = models.JSONField(default=list, blank=True)
     app_message = models.BooleanField(default=True)
-    vanished = models.BooleanField(default=False)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["vanished", "name", "pk"]
 
     def __str__(self) -> str:
         return self.name
@@ -416,7 +416,7 @@ def behaviour_of(persona) -> dict:
     return {"documents": documents, "objectives": objectives, "guardrails": guardrails}
 
 
-class Tool(models.Model):
+class Tool(Mirror):
     """A tool in Tavus's registry: something a persona may ask the studio (or an HTTPS
     endpoint) to do during a call, or a post-call action run once the call has ended."""
 
@@ -432,11 +432,8 @@ class Tool(models.Model):
     api_url = models.URLField(max_length=2000, blank=True)  # post-call actions' endpoint
     api_method = models.CharField(max_length=10, blank=True)
     persona_ids = models.JSONField(default=list, blank=True)  # personas it is attached to
-    vanished = models.BooleanField(default=False)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(Mirror.Meta):
         ordering = ["vanished", "trigger_type", "name", "pk"]
 
     def __str__(self) -> str:

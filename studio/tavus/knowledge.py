@@ -22,19 +22,13 @@ from studio.tavus.client import (
     _json,
     _Malformed,
     _object,
+    _page,
     _segment,
     _text,
     parse_timestamp,
 )
 
-STARTED, PROCESSING, READY, ERROR, RECRAWLING = (
-    "started",
-    "processing",
-    "ready",
-    "error",
-    "recrawling",
-)
-STATUSES = (STARTED, PROCESSING, READY, ERROR, RECRAWLING)
+STARTED, READY, ERROR = "started", "ready", "error"  # also processing and recrawling
 # Formats Tavus lists for document_url (create-document), and its size cap.
 FORMATS = (".pdf", ".txt", ".docx", ".doc", ".png", ".jpg", ".pptx", ".csv", ".xlsx")
 MAX_BYTES = 50 * 1024 * 1024
@@ -185,16 +179,7 @@ def list_documents(
     if search:
         params["name_or_uuid"] = search
 
-    def parse(response: httpx.Response) -> Page[Document]:
-        data = _object(_json(response), "list")
-        items = data.get("data")
-        if not isinstance(items, list):
-            raise _Malformed("data is not a list")
-        total = data.get("total_count", len(items))
-        if not isinstance(total, int) or isinstance(total, bool):
-            raise _Malformed("total_count is not a number")
-        return Page(items=[Document.from_json(item) for item in items], total_count=total)
-
+    parse = lambda r: _page(_json(r), Document.from_json)  # noqa: E731
     return _call("GET", "/v2/documents", parse, params=params)
 
 

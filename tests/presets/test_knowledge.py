@@ -8,6 +8,7 @@ from django.utils import timezone
 from studio.knowledge.models import Document
 from studio.presets.models import Milestone, Preset, memory_store_key
 from tests.library.helpers import make_persona, make_replica
+from tests.presets.test_views import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -134,19 +135,6 @@ def signed_in(client, operator):
     Milestone.objects.create(name=Milestone.DEMO_PRESETS)
     client.force_login(operator)
     return client
-
-
-def form_data(persona, **changes) -> dict:
-    return {
-        "name": "Clinic",
-        "persona": persona.pk,
-        "replica": "",
-        "language": "English",
-        "max_call_minutes": 10,
-        "participant_absent_timeout": 300,
-        "participant_left_timeout": 30,
-        **changes,
-    }
 
 
 def test_the_editor_saves_documents_tags_strategy_and_memory(signed_in, coach):
