@@ -124,3 +124,23 @@ def test_objectives_flow_and_guardrails_pages_read_well(studio_server, admin_use
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Name")).to_be_disabled()
     shot(page, "9-guardrail-editor")
+
+    from studio.knowledge.models import Tool
+
+    Tool.objects.create(
+        tool_id="t1",
+        name="get_order_status",
+        description="Looks up an order by its number.",
+        parameters={"type": "object", "properties": {"order_number": {"type": "string"}}},
+    )
+    Tool.objects.create(
+        tool_id="t2",
+        name="send_summary",
+        description="Sends the call summary to the CRM.",
+        trigger_type="post_call",
+        api_url="https://crm.example.com/calls",
+        api_method="POST",
+    )
+    page.goto(studio_server.url + "/knowledge/tools/")
+    expect(page.locator("main")).to_contain_text("order_number")
+    shot(page, "10-tools")
