@@ -80,10 +80,17 @@ if not DEBUG and ALLOWED_HOSTS == ["*"]:
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
 # --- Tavus ---------------------------------------------------------------------------------
-# No key: the studio talks to its own sandbox, mounted at /sandbox in this same server.
+# Set here, these win over what an admin saves on the Settings page; unset, the page decides.
+# The studio reads them through studio/connection/current.py, never directly: that follows the
+# Settings page while the server runs. No key at all: the studio talks to its own sandbox,
+# mounted at /sandbox in this same server.
 TAVUS_API_KEY = envstr("TAVUS_API_KEY")
+# The mode the process started in (code that has not moved to current.mode() yet reads it).
 TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
 STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+STUDIO_PUBLIC_URL_FROM_ENV = bool(envstr("STUDIO_PUBLIC_URL"))
+# Blank: Tavus's own address with a key, this server's sandbox without one.
+TAVUS_API_BASE = envstr("TAVUS_API_BASE").rstrip("/")
 # The sandbox's key is this install's own, derived from SECRET_KEY: never a well-known word that
 # would open the sandbox's API (and its conversations' callback secrets) to anyone.
 SANDBOX_API_KEY = (
@@ -91,16 +98,18 @@ SANDBOX_API_KEY = (
     or "sbx_"
     + hmac.new(SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256).hexdigest()[:40]
 )
-# The sandbox posts webhooks only to these address prefixes; empty: this studio's own
-# STUDIO_PUBLIC_URL/hooks/ (no requests to other servers).
-SANDBOX_CALLBACK_PREFIXES: list[str] = []
+# How the sandbox learns, per request, whether the studio runs on it and the studio's public
+# address (the sandbox imports nothing of the studio; see studio/sandbox/host.py).
+SANDBOX_HOST = "studio.connection.current.for_sandbox"
+# The sandbox posts webhooks only to these address prefixes (comma-separated); empty: this
+# studio's own public address + /hooks/ (no requests to other servers). Another studio that
+# uses this one's sandbox as its "Tavus" is added here.
+SANDBOX_CALLBACK_PREFIXES: list[str] = [
+    p.strip() for p in envstr("SANDBOX_CALLBACK_PREFIXES").split(",") if p.strip()
+]
 # The sandbox downloads knowledge-base documents only from these prefixes; empty: this studio's
-# own upload links (STUDIO_PUBLIC_URL/knowledge/files/). A link elsewhere ends as "error".
+# own upload links (public address + /knowledge/files/). A link elsewhere ends as "error".
 SANDBOX_FETCH_PREFIXES: list[str] = []
-TAVUS_API_BASE = envstr(
-    "TAVUS_API_BASE",
-    "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",
-).rstrip("/")
 TAVUS_TIMEOUT = float(envstr("TAVUS_TIMEOUT", "10"))
 TAVUS_CONCURRENCY_LIMIT = envint("TAVUS_CONCURRENCY_LIMIT", None)
 SANDBOX_CONCURRENCY_LIMIT = envint("SANDBOX_CONCURRENCY_LIMIT", 3)
@@ -128,6 +137,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "studio.accounts",
+    "studio.connection",
     "studio.sandbox",
     "studio.library",
     "studio.knowledge",

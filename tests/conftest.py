@@ -184,6 +184,17 @@ def _moved_clock(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_connection_settings():
+    # The Settings page's row is cached per process for a few seconds; rows do not outlive
+    # a test, so neither may the cache.
+    from studio.connection import current
+
+    current.forget()
+    yield
+    current.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_search_throttle():
     # The live index's per-process throttle is keyed by conversation pk, and pks repeat
     # between tests.

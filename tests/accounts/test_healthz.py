@@ -11,7 +11,7 @@ def test_healthy_without_login(client, db):
 
 
 def test_reports_which_tavus(client, db, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"
     assert json.loads(client.get("/healthz").content)["tavus"] == "tavus"
 
 
