@@ -83,11 +83,12 @@ class Preset(models.Model):
 
     class Background(models.TextChoices):
         NONE = "none", "The replica's own background"
-        GREEN = "green", "Green screen, as Tavus sends it"
-        IMAGE = "image", "A picture of yours"
+        GREEN = "green", "A green screen, for keying out in video tools"
+        IMAGE = "image", "Your picture, on the participant's page"
 
-    # What the participant's join page (/join/<token>/) shows behind the replica. Not sent to
-    # Tavus: the page keys out Tavus's green itself (needs apply_greenscreen).
+    # What appears behind the replica: one choice. Green and a picture both ask Tavus for its
+    # green (apply_greenscreen, set from this by the editor); for a picture the participant's
+    # join page (/join/<token>/) keys that green out and shows the picture instead.
     background = models.CharField(max_length=10, choices=Background.choices, default="none")
     background_image = models.ImageField(upload_to=background_upload_to, blank=True)
     enable_closed_captions = models.BooleanField(default=False)

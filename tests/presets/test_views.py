@@ -206,7 +206,7 @@ def test_new_preset_can_start_from_a_persona(client, operator, coach):
     client.force_login(operator)
     html = client.get(f"/presets/new/?persona={coach.pk}").content.decode()
     assert f'<option value="{coach.pk}" selected>' in html
-    assert "Exactly what is sent to Tavus" in html and "&quot;p-coach&quot;" in html
+    assert "exactly what is sent" in html and "&quot;p-coach&quot;" in html
 
 
 def test_the_sections_start_hidden_or_shown_from_the_saved_preset(client, operator, preset):
