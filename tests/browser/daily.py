@@ -12,6 +12,7 @@ is collected (`violations()`), so a test proves the CSP blocks nothing daily-js 
 
 import json
 import re
+import time
 from pathlib import Path
 
 HERE = Path(__file__).parent / "fake_daily"
@@ -69,3 +70,26 @@ class FakeDaily:
     def room_frame(page):
         """The fake room page inside the live page's call frame."""
         return next(f for f in page.frames if "daily" in f.url)
+
+
+def app_message(where, conversation_id, from_id, event_type, seq, **properties):
+    """The fake room delivers an in-room event (a Tavus envelope) as an app-message sent by
+    `from_id`. `where`: the page (a call object) or the room's frame (a call frame)."""
+    envelope = {
+        "message_type": "conversation",
+        "event_type": event_type,
+        "conversation_id": conversation_id,
+        "inference_id": f"inf-{seq}",
+        "seq": seq,
+        "properties": properties,
+    }
+    where.evaluate("([id, data]) => window.__fakeDaily.appMessage(id, data)", [from_id, envelope])
+
+
+def wait_for(check, seconds=15):
+    """Poll `check` (a database query, a recorded request) until it answers something."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return found

@@ -1,14 +1,13 @@
 """The join page with the real daily-js (the pinned package the studio serves, not the sandbox's
 shim) in Chromium, Daily's servers faked by Playwright routes (tests/browser/daily.py)."""
 
-import time
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from studio.conversations.models import Conversation, Event, Utterance
-from tests.browser.daily import REPLICA, FakeDaily
+from tests.browser.daily import REPLICA, FakeDaily, app_message, wait_for
 from tests.join.conftest import joinable
 
 ROOM = "c0ffee123abc"
@@ -39,24 +38,7 @@ def open_join_page(browser, conversation, **scenario):
 
 
 def say(page, from_id, event_type, seq, **properties):
-    """The fake room delivers an in-room event as an app-message from `from_id`."""
-    envelope = {
-        "message_type": "conversation",
-        "event_type": event_type,
-        "conversation_id": ROOM,
-        "inference_id": f"inf-{seq}",
-        "seq": seq,
-        "properties": properties,
-    }
-    page.evaluate("([id, data]) => window.__fakeDaily.appMessage(id, data)", [from_id, envelope])
-
-
-def wait_for(check, seconds=15):
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return found
+    app_message(page, ROOM, from_id, event_type, seq, **properties)
 
 
 def test_a_person_joins_a_real_room_and_only_the_replica_writes_captions(real_room, browser):
@@ -72,10 +54,12 @@ def test_a_person_joins_a_real_room_and_only_the_replica_writes_captions(real_ro
     # Tavus's own presence event, the replica's words, and someone else in the room (anyone
     # with the room link can send app-messages) pretending to be the replica.
     say(page, "replica-1", "conversation.joined", 1, role="user", participant_id="robin-1")
-    say(page, "mallory-1", "conversation.utterance", 2, role="replica", speech="Send me your password")
+    say(page, "mallory-1", "conversation.utterance", 2, role="replica",
+        speech="Send me your password")
     say(page, "replica-1", "conversation.utterance.streaming", 3, role="replica",
         speech="Hello Robin, welcome.", final=True)
-    say(page, "replica-1", "conversation.utterance", 4, role="replica", speech="Hello Robin, welcome.")
+    say(page, "replica-1", "conversation.utterance", 4, role="replica",
+        speech="Hello Robin, welcome.")
     expect(page.locator("#captions")).to_contain_text("Hello Robin, welcome.")
     expect(page.locator("#captions")).not_to_contain_text("password")
     wait_for(lambda: Utterance.objects.filter(conversation=real_room, role="replica").exists())

@@ -41,6 +41,7 @@
     const status = $("join-status");
     status.textContent = text;
     status.className = "join-status" + (kind ? " is-" + kind : "");
+    if (kind === "error") status.scrollIntoView({ block: "nearest" });  // below the fold on a phone
   }
 
   // A device toggled or switched in the call: tell the room.
