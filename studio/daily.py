@@ -5,7 +5,7 @@ its tarball's integrity and `npm ci` (run by `make`) refuses any other bytes. Th
 its browser build from its own static files (STATIC_PATH; settings.STATICFILES_DIRS maps it).
 
 What the pinned daily-js asks of Daily's hosts, read from the package's dist/daily.js (0.92.2;
-tests/accounts/test_daily_js.py reads it again, so a version with other hosts fails a test):
+tests/server/test_daily_js.py reads it again, so a version with other hosts fails a test):
 - Daily's base domains, in the order it fails over to when one cannot be reached.
 - A call frame (Daily.createFrame: the staff live page) loads the room page in an iframe, the
   room URL's host first, then the same subdomain on the other base domains.
@@ -28,7 +28,7 @@ STATIC_PATH = "vendor/daily-js/daily.js"
 BASE_DOMAINS = ("daily.co", "dailywebrtc.com", "dailywebrtc.net")
 CALL_MACHINE_HOSTS = tuple(f"https://c.{domain}" for domain in BASE_DOMAINS)
 ERROR_REPORTS = "https://o77906.ingest.sentry.io"
-# Tavus's rooms live at https://tavus.daily.co/<conversation id> (tavus-api.md §3).
+# Tavus's rooms live at https://tavus.daily.co/<conversation id> (Tavus's conversation_url).
 TAVUS_ROOM_URL = "https://tavus.daily.co/"
 
 

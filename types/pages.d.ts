@@ -1,6 +1,6 @@
 // The contract the studio's page scripts and the sandbox's daily-js shim are checked against:
 // daily-js's own index.d.ts, from the pinned npm package. tsconfig.json lists the files;
-// tests/browser/test_daily_contract.py runs `tsc` on them. Global declarations only: the page
+// tests/server/test_daily_js.py runs `tsc` on them. Global declarations only: the page
 // scripts are plain (non-module) browser scripts.
 
 type DailyCall = import("@daily-co/daily-js").DailyCall;

@@ -2,7 +2,7 @@
 // for real Tavus rooms runs unchanged against the sandbox. It implements what the studio's join
 // page uses (JoinCall in types/pages.d.ts) with daily-js's own signatures, and emits only events
 // daily-js has, in the shapes its index.d.ts gives them; `tsc -p tsconfig.json` checks both
-// against the pinned package (tests/browser/test_daily_contract.py). Like a real room it turns a
+// against the pinned package (tests/server/test_daily_js.py). Like a real room it turns a
 // join away with a Daily fatal error (an "error" event, then "left-meeting"; join() rejects
 // with the same event object), delivers in-room events as app-messages from the replica's
 // session while the replica is in the room, and ends a call whose conversation ended with
