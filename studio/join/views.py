@@ -1,8 +1,8 @@
 """The participant's join page: /join/<token>/, for a member of the public, no sign-in.
 
 The token is the whole credential: it opens one conversation, and only until that conversation
-ends. The page itself (static/studio/join.js) joins the room with daily-js's call object (or the
-sandbox's shim of it), composites the preset's background, and relays in-room events to the
+ends. The page itself (static/studio/join/*.js) joins the room with daily-js's call object (or
+the sandbox's shim of it), composites the preset's background, and relays in-room events to the
 studio over ws/join/<token>/ (consumers.py).
 """
 
@@ -58,7 +58,8 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 def _config(conversation: Conversation) -> dict:
-    """Everything join.js needs, as JSON in the page (no inline script: the CSP forbids it)."""
+    """Everything the join page's scripts need, as JSON in the page (no inline script: the
+    CSP forbids it)."""
     token = conversation.join_token
     kind, image_url = background_for(conversation)
     return {
