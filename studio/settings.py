@@ -120,10 +120,6 @@ SANDBOX_JOIN_DELAY = float(envstr("SANDBOX_JOIN_DELAY", "1.5"))
 SANDBOX_DOCUMENT_STEP_SECONDS = float(envstr("SANDBOX_DOCUMENT_STEP_SECONDS", "1.5"))
 # Where the sandbox sends its webhooks: normally the callback_url as given.
 SANDBOX_WEBHOOK_RETRIES = envint("SANDBOX_WEBHOOK_RETRIES", 3)
-DAILY_JS_URL = envstr(
-    "DAILY_JS_URL", "https://unpkg.com/@daily-co/daily-js@0.85.0/dist/daily-js.js"
-)
-DAILY_JS_INTEGRITY = envstr("DAILY_JS_INTEGRITY")
 ORGANISATION_NAME = envstr("ORGANISATION_NAME", "Conversation Studio")
 
 # --- Django --------------------------------------------------------------------------------
@@ -239,7 +235,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # daily-js's browser build, from the npm package `make` installs at its pinned version
+    # (package-lock.json; studio/daily.py says what it loads). Served as vendor/daily-js/daily.js.
+    ("vendor/daily-js", BASE_DIR / "node_modules" / "@daily-co" / "daily-js" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -281,15 +282,16 @@ if not DEBUG and STUDIO_PUBLIC_URL.startswith("https://"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Only this site, the pinned daily-js and Daily/Tavus frames.
+# Only this site. The two pages that join a real Tavus room add exactly what daily-js loads
+# from Daily's hosts there (studio/daily.py: call_frame_csp, call_object_csp).
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE, "https://unpkg.com"],
+    "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "img-src": [CSP.SELF, "data:", "blob:", "https:"],
     "media-src": [CSP.SELF, "blob:", "https:"],
-    "connect-src": [CSP.SELF, "ws:", "wss:", "https://*.daily.co", "wss://*.daily.co"],
-    "frame-src": [CSP.SELF, "https://*.daily.co", "https://tavus.daily.co"],
+    "connect-src": [CSP.SELF, "ws:", "wss:"],
+    "frame-src": [CSP.SELF],
     "frame-ancestors": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
