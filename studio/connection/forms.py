@@ -80,6 +80,14 @@ def check_public_url(url: str) -> None:
         ) from None
     except (ValueError, AttributeError):
         proof = ""
+    if response.status_code == 400 and not proof:
+        # What Django answers for a host name it does not serve (ALLOWED_HOSTS).
+        raise ValidationError(
+            "Something answered at %(url)s but refused the name %(host)s. If that is this "
+            "studio, add %(host)s to ALLOWED_HOSTS in the server's environment and restart it.",
+            code="host_not_allowed",
+            params={"url": url, "host": response.url.host},
+        )
     if not isinstance(proof, str) or not secrets.compare_digest(proof, healthz_proof(challenge)):
         raise ValidationError(
             "Something answered at %(url)s, but it is not this studio. Check that the "

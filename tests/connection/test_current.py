@@ -146,3 +146,12 @@ def test_callback_prefixes_come_from_the_environment():
         SANDBOX_CALLBACK_PREFIXES="http://127.0.0.1:8001/hooks/, https://b.test/hooks/",
     )
     assert result.stdout.strip().splitlines()[-1] == "['http://127.0.0.1:8001/hooks/', 'https://b.test/hooks/']"
+
+
+def test_a_sandbox_on_its_own_follows_the_settings_it_started_with(settings):
+    from studio.sandbox.host import host
+
+    settings.SANDBOX_HOST = ""
+    settings.TAVUS_MODE = "tavus"
+    settings.STUDIO_PUBLIC_URL = "https://elsewhere.test/"
+    assert host() == (False, "https://elsewhere.test")

@@ -177,6 +177,16 @@ def test_an_address_that_leads_to_another_server_is_refused(admin_client, other_
     assert TavusConnection.load().public_url == ""
 
 
+def test_an_address_this_studio_does_not_serve_says_which_setting(admin_client, studio_server,
+                                                                   settings):
+    # localhost leads here too, but the studio answers only to the names it was told.
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
+    address = studio_server.url.replace("127.0.0.1", "localhost")
+    html = post(admin_client, public_url=address).content.decode()
+    assert "refused the name localhost" in html and "ALLOWED_HOSTS" in html
+    assert TavusConnection.load().public_url == ""
+
+
 def test_the_concurrency_limit_is_saved_and_checked(admin_client):
     html = post(admin_client, concurrency_limit="0").content.decode()
     assert "At least 1, or leave it blank" in html
