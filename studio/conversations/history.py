@@ -35,6 +35,7 @@ from studio.conversations.models import END_REASONS, Conversation, Event, Uttera
 from studio.conversations.views import get_conversation_for_user
 from studio.tavus import client
 from studio.tavus.events import EventError, parse_webhook
+from studio.tavus.parse import clean_shutdown_reason
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ def describe_event(event: Event) -> str:
     if kind == "system.replica_joined":
         return "Replica joined the room"
     if kind == "system.shutdown":
-        reason = str(props.get("shutdown_reason") or "").removesuffix(" reached")
+        reason = clean_shutdown_reason(props.get("shutdown_reason")) or ""
         text = END_REASONS.get(reason, reason.replace("_", " ") or "no reason given")
         return f"Tavus closed the room: {text}"
     if kind == "application.transcription_ready":

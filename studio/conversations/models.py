@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 # Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
-# appends " reached", which events.py strips.
+# appends " reached", which studio.tavus.parse.clean_shutdown_reason strips.
 END_REASONS = {
     "max_call_duration": "Reached its maximum length",
     "participant_left_timeout": "Everyone left",

@@ -50,10 +50,9 @@ def _backfill(conversation: Conversation) -> set[str]:
     """Apply the events Tavus kept (verbose GET) that our webhook receiver never saw."""
     remote = client.get_conversation(conversation.tavus_id, verbose=True)
     changed = apply_tavus_events(conversation, remote.events)
-    if remote.status == "ended" and conversation.is_live:
-        reason = remote.raw.get("shutdown_reason") or "ended"
-        if conversation.mark_ended(str(reason).removesuffix(" reached")):
-            changed.add("status")
+    ended = remote.status == "ended" and conversation.is_live
+    if ended and conversation.mark_ended(remote.shutdown_reason or "ended"):
+        changed.add("status")
     return changed
 
 

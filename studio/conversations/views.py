@@ -1,7 +1,6 @@
 import json
 import logging
 
-import httpx
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -139,20 +138,19 @@ def _launch(request, preset, form):
         conversation.mark_failed("Tavus says every conversation slot on the plan is in use.")
         holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
         return _slots_page(request, preset, holders, tavus_message=exc.detail or exc.message)
+    except client.TavusUnreachable as exc:  # nothing reached Tavus, so nothing was created
+        conversation.mark_failed(exc.message)
+        messages.error(request, f"The conversation did not start: {exc.message}")
+        return redirect("conversation", pk=conversation.pk)
     except client.TavusUnavailable as exc:
-        if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
-            # Nothing reached Tavus, so nothing was created.
-            conversation.mark_failed(exc.message)
-            messages.error(request, f"The conversation did not start: {exc.message}")
-        else:
-            # The request may have reached Tavus: never guess, never retry (a retry could
-            # start a second billed conversation). The reconciler finds out.
-            conversation.mark_unknown(exc.message)
-            messages.warning(
-                request,
-                "Tavus did not answer in time. The studio is checking "
-                "whether the conversation started; this page will update.",
-            )
+        # The request may have reached Tavus: never guess, never retry (a retry could start a
+        # second billed conversation). The reconciler finds out.
+        conversation.mark_unknown(exc.message)
+        messages.warning(
+            request,
+            "Tavus did not answer in time. The studio is checking "
+            "whether the conversation started; this page will update.",
+        )
         return redirect("conversation", pk=conversation.pk)
     except client.TavusError as exc:
         conversation.mark_failed(exc.message)

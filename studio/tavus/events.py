@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from studio.tavus.client import parse_timestamp
+from studio.tavus.parse import clean_shutdown_reason, parse_timestamp
 
 
 class EventError(ValueError):
@@ -50,11 +50,7 @@ class WebhookEvent:
 
     @property
     def shutdown_reason(self) -> str | None:
-        # The docs list "max_call_duration reached" but their examples send the bare name.
-        reason = self.properties.get("shutdown_reason")
-        if not isinstance(reason, str) or not reason:
-            return None
-        return reason.removesuffix(" reached")
+        return clean_shutdown_reason(self.properties.get("shutdown_reason"))
 
 
 def parse_webhook(data: Any) -> WebhookEvent:
