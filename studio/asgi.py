@@ -7,7 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 # Set Django up first: the consumers import models from the app registry.
 django.setup(set_prefix=False)
 
-from studio.handlers import OneHopASGIHandler  # noqa: E402
+from studio.lib.handlers import OneHopASGIHandler  # noqa: E402
 
 django_asgi_app = OneHopASGIHandler()
 

@@ -3,7 +3,7 @@ import logging
 
 from django.conf import settings
 
-from studio.logs import RedactSecrets, redact
+from studio.lib.logs import RedactSecrets, redact
 from tests.conversations.factories import make_conversation
 
 
