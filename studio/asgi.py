@@ -1,4 +1,3 @@
-import asyncio
 import os
 
 import django
@@ -15,19 +14,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from studio.conversations import jobs  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 
 async def lifespan(scope, receive, send):
-    """Start the reconciler with the server; every process runs one, a lease picks who acts."""
-    from studio.conversations.reconcile import alerts_forever, run_forever
-
+    """Start the background jobs with the server (studio.conversations.jobs lists them); every
+    process runs them, a lease per job picks who acts."""
     tasks = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            loop = asyncio.get_running_loop()
-            tasks = [loop.create_task(run_forever()), loop.create_task(alerts_forever())]
+            tasks = jobs.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             for task in tasks:

@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "studio.library",
     "studio.presets",
     "studio.conversations",
+    "studio.monitor",
+    "studio.history",
     "studio.join",
 ]
 
@@ -142,8 +144,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # Requests' threads are reused (studio/lib/handlers.py), so their connections can be: opening one
-    # (with its PRAGMAs) was ~15 % of a webhook's time. PostgreSQL has its pool instead.
+    # Requests' threads are reused (studio/lib/handlers.py), so their connections can be:
+    # opening one (with its PRAGMAs) was ~15 % of a webhook's time. PostgreSQL has its pool.
     DATABASES["default"]["CONN_MAX_AGE"] = envint("DATABASE_CONN_MAX_AGE", 600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A file, not :memory:, so the test server's threads share it; one per test process so

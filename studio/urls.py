@@ -9,6 +9,8 @@ urlpatterns = [
     path("presets/", include("studio.presets.urls")),
     path("join/", include("studio.join.urls")),
     path("", include("studio.conversations.urls")),
+    path("monitor/", include("studio.monitor.urls")),
+    path("history/", include("studio.history.urls")),
     path("admin/", admin.site.urls),
 ]
 
