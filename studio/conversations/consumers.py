@@ -4,9 +4,7 @@ import json
 import logging
 import time
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
@@ -15,6 +13,7 @@ from studio.accounts.roles import is_supervisor
 from studio.conversations import live, push
 from studio.conversations.models import Conversation, Event
 from studio.conversations.push import Pushes
+from studio.lib.consumers import NoHopWebsocketConsumer
 from studio.tavus.events import EventError, parse_room_event
 
 log = logging.getLogger(__name__)
@@ -81,22 +80,10 @@ def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> Pushes:
     return live.ingest_room_event(conversation, event)
 
 
-class PushConsumer(AsyncWebsocketConsumer):
-    """A socket that gets fanned-out HTML (`push` messages) from the channel layer.
-
-    Channels runs close_old_connections() in a worker thread before every handler. Here that
-    hop is left out: every database call in these consumers goes through
-    database_sync_to_async, which closes stale connections in its own thread anyway. With a
-    few hundred sockets on one conversation the hop per delivered message was most of the
-    fan-out's cost, and on a relayed event it queued behind those deliveries on the event
-    loop, so the relay fell behind its room (bench/RESULTS.md, "Fan-out").
-    """
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+class PushConsumer(NoHopWebsocketConsumer):
+    """A socket that gets fanned-out HTML (`push` messages) from the channel layer. Handlers
+    skip Channels' database hop (studio/lib/consumers.py): the ORM is only ever reached
+    through database_sync_to_async here."""
 
     async def push(self, event):
         """A `push` message (studio.conversations.push): HTML for the page to swap in."""
