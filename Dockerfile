@@ -20,7 +20,10 @@ COPY --from=build /venv /venv
 COPY --from=build /app /app
 RUN mkdir -p /app/data /app/media && chown studio:studio /app/data /app/media
 USER studio
-ENV DATABASE_URL=sqlite:////app/data/db.sqlite3 MEDIA_ROOT=/app/media
+ENV STUDIO_DATA_DIR=/app/data MEDIA_ROOT=/app/media
 EXPOSE 8000
 # Migrate, make sure the admin from STUDIO_ADMIN_USERNAME/PASSWORD exists, then serve ASGI.
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --proxy-headers --forwarded-allow-ips='*'"]
+# X-Forwarded-For/-Proto count only from the proxies in FORWARDED_ALLOW_IPS (uvicorn reads it;
+# default 127.0.0.1): set it to your load balancer's address, never '*', or any client could
+# pick the address that sign-in throttling and the audit log see.
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --proxy-headers"]

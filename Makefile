@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint chromium migrate bench clean
+.PHONY: run dev test lint chromium migrate static bench clean
 
 $(BIN)/python:
 	@py=$$(bin/find-python) || exit 1; \
@@ -26,9 +26,24 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py ensure_admin
 
-run: migrate
+# Collected, compressed and fingerprinted static files, for DEBUG=false; redone when they change.
+STATIC_SOURCES := $(shell find static studio -path '*/static/*' -type f 2>/dev/null)
+staticfiles/staticfiles.json: $(STAMP) $(STATIC_SOURCES)
+	DEBUG=false $(BIN)/python manage.py collectstatic --noinput --clear -v 0
+static: staticfiles/staticfiles.json
+
+SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio
+
+# What staff start: production-like (DEBUG off, the studio's own error pages, a secret key
+# generated once and kept in the instance's data), on the sandbox unless a Tavus key is set.
+run: migrate static
 	@echo "Conversation Studio: http://127.0.0.1:$(PORT)/  (sandbox unless TAVUS_API_KEY is set)"
-	PORT=$(PORT) $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --no-access-log
+	DEBUG=false PORT=$(PORT) $(SERVE) --no-access-log
+
+# For developers: Django's debug pages, static files straight from the source folders, and a
+# server that restarts when the code changes.
+dev: migrate
+	DEBUG=true PORT=$(PORT) $(SERVE) --reload
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser here.
 chromium:
@@ -57,7 +72,7 @@ clean:
 SCALE_DATABASE_URL ?= postgres://studio:studio@127.0.0.1:5432/studio
 SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
 # The database-backed tests that run again on PostgreSQL + Redis, then the two-process proof.
-SCALE_TESTS ?= tests/conversations tests/history tests/accounts tests/sandbox tests/scale
+SCALE_TESTS ?= tests/conversations tests/history tests/accounts tests/sandbox tests/security tests/scale
 SCALE_ENV = DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL)
 
 # Installs (apt) and starts redis-server and PostgreSQL on 127.0.0.1 when missing; idempotent.

@@ -4,7 +4,10 @@ The defaults run a fresh checkout on SQLite, the in-memory channel layer and the
 sandbox. See the README for the table of variables.
 """
 
+import hashlib
+import hmac
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -36,16 +39,40 @@ def envstr(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+# On for developers (`manage.py`, `make dev`, the tests); `make run` and the container, which
+# staff start, set DEBUG=false: no debug pages, the studio's own error pages.
 DEBUG = envbool("DEBUG", True)
 PORT = envint("PORT", 8000)
+# The instance's own data: the SQLite database (by default), uploads and the generated keys.
+DATA_DIR = Path(envstr("STUDIO_DATA_DIR", str(BASE_DIR)))
 
-SECRET_KEY = envstr("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
+
+def instance_secret(name: str) -> str:
+    """A random secret generated on first start and kept in DATA_DIR, so it survives restarts
+    without anyone having to invent one. SECRET_KEY in the environment still wins."""
+    path = DATA_DIR / name
+    try:
+        if path.is_file():
+            return path.read_text().strip()
+        if not DATA_DIR.is_dir():
+            DATA_DIR.mkdir(parents=True)
+        # O_EXCL: of two processes starting at once, one writes the key and the other reads it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.is_file():
+            return path.read_text().strip()
+        raise ImproperlyConfigured(f"Set SECRET_KEY, or make {DATA_DIR} a folder.") from None
+    except OSError as exc:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is false: refusing to start with a guessable key."
-        )
-    SECRET_KEY = "dev-only-insecure-key-change-me-" + "x" * 32
+            f"Set SECRET_KEY, or let the studio write {path} ({exc.strerror})."
+        ) from None
+    value = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+    return value
+
+
+SECRET_KEY = envstr("SECRET_KEY") or instance_secret(".secret-key")
 
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 if not DEBUG and ALLOWED_HOSTS == ["*"]:
@@ -55,9 +82,16 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(
 # --- Tavus ---------------------------------------------------------------------------------
 # No key: the studio talks to its own sandbox, mounted at /sandbox in this same server.
 TAVUS_API_KEY = envstr("TAVUS_API_KEY")
-SANDBOX_API_KEY = envstr("SANDBOX_API_KEY", "sandbox")
 TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
 STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# The sandbox's key is this install's own, derived from SECRET_KEY: never a well-known word that
+# would open the sandbox's API (and its conversations' callback secrets) to anyone.
+SANDBOX_API_KEY = envstr("SANDBOX_API_KEY") or "sbx_" + hmac.new(
+    SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256
+).hexdigest()[:40]
+# The sandbox posts webhooks only to these address prefixes; empty: this studio's own
+# STUDIO_PUBLIC_URL/hooks/ (no requests to other servers).
+SANDBOX_CALLBACK_PREFIXES: list[str] = []
 TAVUS_API_BASE = envstr(
     "TAVUS_API_BASE",
     "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",
@@ -98,6 +132,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "studio.sandbox.middleware.SandboxOnlyInSandboxMode",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,7 +167,7 @@ TEMPLATES = [
     }
 ]
 
-DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend plus one lock for this process's writers (studio/lib/sqlite/base.py).
@@ -186,7 +221,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -198,7 +233,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(DATA_DIR / "media")))
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -208,11 +243,12 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 SILENCED_SYSTEM_CHECKS = ["security.W019"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+# Served over HTTPS (the public address says so): cookies only over HTTPS, HSTS. `make run` on
+# http://127.0.0.1 is production-like but plain HTTP, where secure cookies could not sign in.
+if not DEBUG and STUDIO_PUBLIC_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -252,10 +288,13 @@ ALERTS = {
     "stuck": envint("ALERT_STUCK_SECONDS", 60),
 }
 ALERT_INTERVAL = envint("ALERT_INTERVAL", 5)
-# Sign-in throttling: failures within the window lock the username (or the address).
-SIGNIN_LOCKOUT_SECONDS = envint("SIGNIN_LOCKOUT_SECONDS", 900)
-SIGNIN_MAX_FAILURES_PER_USER = envint("SIGNIN_MAX_FAILURES_PER_USER", 5)
-SIGNIN_MAX_FAILURES_PER_IP = envint("SIGNIN_MAX_FAILURES_PER_IP", 20)
+# Sign-in throttling, per client (address): a few failures are free, then each doubles the wait
+# (2, 4, 8 … seconds, at most SIGNIN_MAX_WAIT_SECONDS). Failures older than the window are
+# forgotten. Nothing locks a username for everyone.
+SIGNIN_WINDOW_SECONDS = envint("SIGNIN_WINDOW_SECONDS", 900)
+SIGNIN_FREE_FAILURES = envint("SIGNIN_FREE_FAILURES", 5)  # one username, from one client
+SIGNIN_FREE_FAILURES_PER_CLIENT = envint("SIGNIN_FREE_FAILURES_PER_CLIENT", 20)  # any names
+SIGNIN_MAX_WAIT_SECONDS = envint("SIGNIN_MAX_WAIT_SECONDS", 900)
 WEBHOOK_MAX_BYTES = envint("WEBHOOK_MAX_BYTES", 1_000_000)
 # Webhook secrets stop working this long after a conversation ends (artifacts come late).
 WEBHOOK_GRACE_SECONDS = envint("WEBHOOK_GRACE_SECONDS", 6 * 3600)
@@ -263,6 +302,8 @@ RELAY_MAX_BYTES = envint("RELAY_MAX_BYTES", 4096)
 # Per relaying socket; a room's streamed speech plus captions can pass 50 messages a second.
 RELAY_MAX_PER_SECOND = envint("RELAY_MAX_PER_SECOND", 100)
 
+# Django's own "django" logger goes through the redacting console handler too: in DEBUG it
+# otherwise keeps a console handler of its own that printed "Not Found: /hooks/tavus/<secret>/".
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -272,5 +313,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

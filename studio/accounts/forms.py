@@ -1,3 +1,5 @@
+import math
+
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
@@ -5,22 +7,31 @@ from studio.accounts.models import SignInFailure, audit, client_ip
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Sign-in that locks out a username or an address after repeated failures."""
-
-    locked_message = (
-        "Too many failed sign-ins. For your security, sign-in is paused for a few minutes. "
-        "Try again later, or ask an admin to reset your password."
-    )
+    """Sign-in that slows down a client after repeated failures (see SignInFailure)."""
 
     def clean(self):
         username = self.cleaned_data.get("username", "")
         ip = client_ip(self.request)
-        if SignInFailure.locked(username, ip):
-            audit("sign-in locked", target=username, request=self.request)
-            raise ValidationError(self.locked_message, code="locked")
+        wait = SignInFailure.wait_seconds(username, ip)
+        if wait:
+            audit("sign-in throttled", target=username, request=self.request)
+            raise ValidationError(
+                "Too many failed sign-ins from this device. Wait %(wait)s and try again, "
+                "or ask an admin to reset your password.",
+                code="throttled",
+                params={"wait": _in_words(wait)},
+            )
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError:
             SignInFailure.objects.create(username=username[:150], ip=ip)
             audit("sign-in failed", target=username, request=self.request)
             raise
+        SignInFailure.forget(username, ip)
+        return cleaned
+
+
+def _in_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"

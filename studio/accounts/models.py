@@ -1,3 +1,4 @@
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -6,7 +7,7 @@ from django.utils import timezone
 
 
 class SignInFailure(models.Model):
-    """One failed sign-in. Lockouts count these per username and per address."""
+    """One failed sign-in. Throttling counts these per client and username, and per client."""
 
     username = models.CharField(max_length=150, db_index=True)
     ip = models.GenericIPAddressField(null=True, db_index=True)
@@ -16,16 +17,32 @@ class SignInFailure(models.Model):
         return f"{self.username} from {self.ip} at {self.at:%Y-%m-%d %H:%M}"
 
     @classmethod
-    def locked(cls, username: str, ip: str | None, now=None) -> bool:
+    def wait_seconds(cls, username: str, ip: str | None, now=None) -> int:
+        """How long this client must wait before trying this username again (0: go ahead).
+
+        Failures slow down only the client that made them: a few are free, then each one
+        doubles the wait. Never a lock on the username itself, so nobody can lock a colleague
+        out by typing wrong passwords under their name from elsewhere."""
         now = now or timezone.now()
-        since = now - timedelta(seconds=settings.SIGNIN_LOCKOUT_SECONDS)
-        recent = cls.objects.filter(at__gte=since)
-        by_name = recent.filter(username__iexact=username).count()
-        by_ip = recent.filter(ip=ip).count() if ip else 0
-        return (
-            by_name >= settings.SIGNIN_MAX_FAILURES_PER_USER
-            or by_ip >= settings.SIGNIN_MAX_FAILURES_PER_IP
-        )
+        recent = cls.objects.filter(at__gte=now - timedelta(seconds=settings.SIGNIN_WINDOW_SECONDS))
+        mine = recent.filter(ip=ip) if ip else recent.filter(ip__isnull=True)
+        rules = [
+            (mine.filter(username__iexact=username), settings.SIGNIN_FREE_FAILURES),
+            (mine, settings.SIGNIN_FREE_FAILURES_PER_CLIENT),
+        ]
+        wait = 0.0
+        for failures, free in rules:
+            count = failures.count()
+            if count >= free:
+                last = failures.aggregate(models.Max("at"))["at__max"]
+                delay = min(2 ** (count - free + 1), settings.SIGNIN_MAX_WAIT_SECONDS)
+                wait = max(wait, (last + timedelta(seconds=delay) - now).total_seconds())
+        return max(0, math.ceil(wait))
+
+    @classmethod
+    def forget(cls, username: str, ip: str | None) -> None:
+        """A successful sign-in clears this client's failures for the name."""
+        cls.objects.filter(username__iexact=username, ip=ip).delete()
 
 
 class AuditEntry(models.Model):

@@ -29,7 +29,9 @@ def tavus_problem(error: tavus.TavusError) -> str:
 
 def _filters(params, types) -> dict:
     kind = params.get("type", "")
-    return {"type": kind if kind in types else "", "q": params.get("q", "").strip()[:100]}
+    # NUL never means anything in a search, and PostgreSQL refuses it in a query.
+    q = params.get("q", "").replace("\x00", "").strip()[:100]
+    return {"type": kind if kind in types else "", "q": q}
 
 
 def _get_persona_for_user(request: HttpRequest, pk: int, edit: bool = False) -> Persona:

@@ -29,7 +29,8 @@ def _get_preset_for_user(request: HttpRequest, pk: int) -> Preset:
 
 def _list_context(request: HttpRequest) -> dict:
     show_archived = request.GET.get("archived") == "1"
-    q = request.GET.get("q", "").strip()[:100]
+    # NUL never means anything in a search, and PostgreSQL refuses it in a query.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     presets = Preset.objects.filter(archived=show_archived).select_related(
         "persona", "replica", "updated_by", "created_by"
     )

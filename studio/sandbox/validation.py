@@ -8,6 +8,8 @@ failure raises ApiError with the status and body Tavus would send.
 import json
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 # shared/tavus-api.md §8: full language names (era B list plus era A's "filipino"), and
 # "multilingual" for automatic detection. Compared case-insensitively.
 _LANGUAGE_NAMES = """
@@ -95,6 +97,22 @@ def _url(data: dict, key: str) -> str:
     return value
 
 
+def callback_url(data: dict, key: str = "callback_url") -> str:
+    """A callback URL the sandbox may call: only the studio it serves (SANDBOX_CALLBACK_PREFIXES).
+
+    Stricter than Tavus on purpose: real Tavus posts anywhere, but a sandbox inside a studio
+    that posts anywhere would let whoever reaches it make the studio's server send requests
+    to any address (server-side request forgery)."""
+    value = _url(data, key)
+    allowed = settings.SANDBOX_CALLBACK_PREFIXES or [settings.STUDIO_PUBLIC_URL + "/hooks/"]
+    if value and not any(value.startswith(prefix) for prefix in allowed):
+        raise invalid(
+            f"Invalid {key}: the sandbox only calls back the studio it belongs to "
+            f"({', '.join(allowed)})."
+        )
+    return value
+
+
 def _alias(data: dict, legacy: str, era_b: str) -> None:
     """Accept the era-B name for a field (pal_id for persona_id...); the legacy one wins."""
     if data.get(legacy) is None and data.get(era_b) is not None:
@@ -110,7 +128,7 @@ def conversation(body: dict) -> dict:
         _string(data, key, limit=300)
     for key in ("custom_greeting", "conversational_context"):
         _string(data, key)
-    _url(data, "callback_url")
+    callback_url(data)
     for key in ("audio_only", "test_mode", "require_auth", "enable_dynamic_greeting"):
         _boolean(data, key)
     for key in ("memory_stores", "document_ids", "document_tags"):

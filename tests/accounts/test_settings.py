@@ -21,10 +21,18 @@ def run_manage(*args, **env):
     )
 
 
-def test_production_refuses_to_start_without_secret_key():
-    result = run_manage("check", DEBUG="false", SECRET_KEY="")
+def test_without_a_secret_key_one_is_generated_into_the_data_folder(tmp_path):
+    result = run_manage("check", DEBUG="false", SECRET_KEY="", STUDIO_DATA_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / ".secret-key").read_text().strip()) >= 50
+
+
+def test_a_data_folder_the_studio_cannot_write_is_explained(tmp_path):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    result = run_manage("check", DEBUG="false", SECRET_KEY="", STUDIO_DATA_DIR=str(blocked))
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "Set SECRET_KEY, or make" in result.stderr
 
 
 def test_production_refuses_wildcard_hosts():

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from studio.conversations.models import Lease
@@ -13,7 +14,8 @@ from tests.conversations.factories import make_conversation
 # Alerts, rules and windows that count from now: every test here runs on three clocks.
 pytestmark = pytest.mark.time_window
 
-DEAD_CALLBACK = "http://127.0.0.1:9/hooks/nowhere/"
+# The studio's own hook address with a secret no conversation has: deliveries go nowhere.
+DEAD_HOOK = "/hooks/tavus/nowhere/"
 
 
 @pytest.fixture
@@ -24,7 +26,8 @@ def sandbox(studio_server, settings):
 
 
 def start_at_tavus(name, **extra):
-    body = {"persona_id": "p9a95912", "conversation_name": name, "callback_url": DEAD_CALLBACK}
+    dead = settings.STUDIO_PUBLIC_URL + DEAD_HOOK
+    body = {"persona_id": "p9a95912", "conversation_name": name, "callback_url": dead}
     body.update(extra)
     return tavus.create_conversation(body)
 

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from django.conf import settings
 
 from tests.conftest import StudioServer
 
@@ -57,6 +58,13 @@ def _studio_server(django_db_setup, django_db_blocker):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _local_callbacks(settings):
+    # The receivers these tests run are on 127.0.0.1, beside the sandbox; the studio's own
+    # default (only its /hooks/) is tested in test_api_contract.
+    settings.SANDBOX_CALLBACK_PREFIXES = ["http://127.0.0.1:"]
 
 
 @pytest.fixture(autouse=True)
@@ -218,6 +226,6 @@ def tavus(request, transactional_db):
     else:
         server = request.getfixturevalue("studio_server")
         request.getfixturevalue("fast_sandbox")
-        target = Target("sandbox", server.url + "/sandbox", "sandbox")
+        target = Target("sandbox", server.url + "/sandbox", settings.SANDBOX_API_KEY)
     yield target
     target.http.close()

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ HISTORY_TEACHER = "pc55154f229a"  # stock persona with basic perception
 
 
 def api_client() -> Client:
-    return Client(headers={"x-api-key": "sandbox"})
+    return Client(headers={"x-api-key": settings.SANDBOX_API_KEY})
 
 
 def create(api: Client, **body) -> dict:

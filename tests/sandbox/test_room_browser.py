@@ -5,11 +5,12 @@ import time
 
 import httpx
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from studio.sandbox.models import Participant
 
-KEY = {"x-api-key": "sandbox"}
+KEY = {"x-api-key": settings.SANDBOX_API_KEY}
 ENVELOPE_KEYS = [
     "conversation_id",
     "event_type",

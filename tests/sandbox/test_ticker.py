@@ -5,10 +5,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from django.conf import settings
 
 from studio.sandbox import lifecycle
 
-KEY = {"x-api-key": "sandbox"}
+KEY = {"x-api-key": settings.SANDBOX_API_KEY}
 
 
 def _tickers():

@@ -1,6 +1,7 @@
 """URLs for the sandbox tests: the sandbox where studio/urls.py mounts it, plus test helpers."""
 
 import httpx
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.urls import include, path
@@ -11,7 +12,7 @@ def call_the_sandbox(request):
     """Stands in for a studio view: calls the sandbox over HTTP from inside a request."""
     response = httpx.post(
         request.build_absolute_uri("/sandbox/v2/conversations"),
-        headers={"x-api-key": "sandbox"},
+        headers={"x-api-key": settings.SANDBOX_API_KEY},
         json={"replica_id": "rfe12d8b9597", "test_mode": True},
         timeout=10,
     )
@@ -22,7 +23,8 @@ def call_the_sandbox(request):
 async def call_the_sandbox_async(request):
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(
-            request.build_absolute_uri("/sandbox/v2/replicas"), headers={"x-api-key": "sandbox"}
+            request.build_absolute_uri("/sandbox/v2/replicas"),
+            headers={"x-api-key": settings.SANDBOX_API_KEY},
         )
     return JsonResponse(response.json(), status=response.status_code)
 

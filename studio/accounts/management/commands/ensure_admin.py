@@ -19,7 +19,9 @@ class Command(BaseCommand):
         username, password = settings.STUDIO_ADMIN_USERNAME, settings.STUDIO_ADMIN_PASSWORD
         if username and password:
             user, created = User.objects.get_or_create(username=username)
-            user.set_password(password)
+            # Only when it changed: a new hash would sign the admin out on every restart.
+            if not user.check_password(password):
+                user.set_password(password)
             user.is_staff = user.is_superuser = True
             user.save()
             user.groups.add(admins)
