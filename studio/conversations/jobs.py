@@ -18,9 +18,10 @@ another at the end of its pass.
   across all processes): retention.purge_once_a_day.
 
 Not in this list, because it is not the studio's: the sandbox's own ticker, a daemon thread per
-process that acts on the emulated conversations' timers about four times a second
-(studio/sandbox/lifecycle.py; no lease: each due timer is claimed with a row update). The
-sandbox knows nothing of the studio, and the studio never imports it.
+process, started by the first sandbox request, that acts on the emulated conversations' timers
+about four times a second (studio/sandbox/lifecycle.py; no lease: each conversation it advances
+is locked with SELECT … FOR UPDATE). The sandbox knows nothing of the studio, and the studio
+never imports it.
 """
 
 import asyncio
