@@ -6,6 +6,11 @@ RUN python -m venv /venv
 COPY pyproject.toml ./
 COPY studio ./studio
 RUN /venv/bin/pip install .
+# daily-js at the version package-lock.json pins (npm ci checks the tarball's integrity); the
+# studio serves it from its static files. Node.js stays in this stage only.
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY manage.py ./
 COPY templates ./templates
 COPY static ./static

@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run dev test lint chromium migrate static bench clean
+.PHONY: run dev test lint chromium node migrate static bench clean
+NODE_STAMP := node_modules/.package-lock.json
 
 $(BIN)/python:
 	@py=$$(bin/find-python) || exit 1; \
@@ -22,13 +23,18 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
 	@touch $@ $(STAMP)
 
-migrate: $(STAMP)
+# Front-end packages at the versions package-lock.json pins: `npm ci` checks every tarball
+# against the integrity hash recorded there, so a fresh clone serves the same daily-js bytes.
+$(NODE_STAMP): package.json package-lock.json | node
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+migrate: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py ensure_admin
 
 # Collected, compressed and fingerprinted static files, for DEBUG=false; redone when they change.
 STATIC_SOURCES := $(shell find static studio -path '*/static/*' -type f 2>/dev/null)
-staticfiles/staticfiles.json: $(STAMP) $(STATIC_SOURCES)
+staticfiles/staticfiles.json: $(STAMP) $(NODE_STAMP) $(STATIC_SOURCES)
 	DEBUG=false $(BIN)/python manage.py collectstatic --noinput --clear -v 0
 static: staticfiles/staticfiles.json
 
@@ -52,11 +58,18 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Node.js and npm fetch the front-end packages (Debian's, when the machine has none).
+node:
+	@if ! command -v npm >/dev/null; then \
+	  echo "Installing Debian's nodejs and npm for the front-end packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: chromium $(TEST_STAMP)
+test: chromium $(TEST_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -65,7 +78,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles .test-db.sqlite3*
+	rm -rf $(VENV) node_modules staticfiles .test-db.sqlite3*
 
 # --- Scale-out: PostgreSQL + Redis + several server processes (README: "Running at scale") ---
 .PHONY: services test-scale bench-scale
@@ -79,7 +92,7 @@ SCALE_ENV = DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL)
 services:
 	scripts/scale-services
 
-test-scale: chromium $(TEST_STAMP) services
+test-scale: chromium $(TEST_STAMP) $(NODE_STAMP) services
 	$(SCALE_ENV) $(BIN)/python -m pytest $(SCALE_TESTS) $(PYTEST_ARGS)
 
 # The webhook benchmark again on PostgreSQL with two server processes (and fan-out on Redis).

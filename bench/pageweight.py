@@ -7,8 +7,9 @@ whitenoise) in a subprocess; the launcher's live page of a live sandbox conversa
 with `Accept-Encoding: gzip`, then every same-origin stylesheet and script it names. Sizes are
 what goes over the wire: gzip where the server compressed, otherwise the body as sent (and, for
 the HTML, which Django sends uncompressed unless a proxy compresses it, also its gzip size).
-daily-js is left out (it is loaded only for real Tavus rooms, from its pinned URL). Floor: the
-sign-in page, the least any page of the studio costs. Target: under 60 KB gzip in all.
+daily-js is left out (only pages in a real Tavus room load it, from the studio's own static
+files: 0.92.2 is 269 KB, 71 KB gzip). Floor: the sign-in page, the least any page of the studio
+costs. Target: under 60 KB gzip in all.
 """
 
 import argparse

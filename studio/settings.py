@@ -86,12 +86,17 @@ TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
 STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 # The sandbox's key is this install's own, derived from SECRET_KEY: never a well-known word that
 # would open the sandbox's API (and its conversations' callback secrets) to anyone.
-SANDBOX_API_KEY = envstr("SANDBOX_API_KEY") or "sbx_" + hmac.new(
-    SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256
-).hexdigest()[:40]
+SANDBOX_API_KEY = (
+    envstr("SANDBOX_API_KEY")
+    or "sbx_"
+    + hmac.new(SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256).hexdigest()[:40]
+)
 # The sandbox posts webhooks only to these address prefixes; empty: this studio's own
 # STUDIO_PUBLIC_URL/hooks/ (no requests to other servers).
 SANDBOX_CALLBACK_PREFIXES: list[str] = []
+# The sandbox downloads knowledge-base documents only from these prefixes; empty: this studio's
+# own upload links (STUDIO_PUBLIC_URL/knowledge/files/). A link elsewhere ends as "error".
+SANDBOX_FETCH_PREFIXES: list[str] = []
 TAVUS_API_BASE = envstr(
     "TAVUS_API_BASE",
     "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",
@@ -101,12 +106,11 @@ TAVUS_CONCURRENCY_LIMIT = envint("TAVUS_CONCURRENCY_LIMIT", None)
 SANDBOX_CONCURRENCY_LIMIT = envint("SANDBOX_CONCURRENCY_LIMIT", 3)
 # Seconds the sandbox replica takes to "join" after a conversation is created.
 SANDBOX_JOIN_DELAY = float(envstr("SANDBOX_JOIN_DELAY", "1.5"))
+# Seconds each step of reading a knowledge-base document takes in the sandbox
+# (started → processing → ready); Tavus takes minutes.
+SANDBOX_DOCUMENT_STEP_SECONDS = float(envstr("SANDBOX_DOCUMENT_STEP_SECONDS", "1.5"))
 # Where the sandbox sends its webhooks: normally the callback_url as given.
 SANDBOX_WEBHOOK_RETRIES = envint("SANDBOX_WEBHOOK_RETRIES", 3)
-DAILY_JS_URL = envstr(
-    "DAILY_JS_URL", "https://unpkg.com/@daily-co/daily-js@0.85.0/dist/daily-js.js"
-)
-DAILY_JS_INTEGRITY = envstr("DAILY_JS_INTEGRITY")
 ORGANISATION_NAME = envstr("ORGANISATION_NAME", "Conversation Studio")
 
 # --- Django --------------------------------------------------------------------------------
@@ -122,6 +126,7 @@ INSTALLED_APPS = [
     "studio.accounts",
     "studio.sandbox",
     "studio.library",
+    "studio.knowledge",
     "studio.presets",
     "studio.conversations",
     "studio.monitor",
@@ -222,7 +227,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # daily-js's browser build, from the npm package `make` installs at its pinned version
+    # (package-lock.json; studio/daily.py says what it loads). Served as vendor/daily-js/daily.js.
+    ("vendor/daily-js", BASE_DIR / "node_modules" / "@daily-co" / "daily-js" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -234,6 +244,17 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(DATA_DIR / "media")))
+
+# Files uploaded for the knowledge base wait here (never served under MEDIA_URL) until Tavus
+# has read them; Tavus fetches each through a link that works this many seconds.
+KNOWLEDGE_FILES_ROOT = Path(envstr("KNOWLEDGE_FILES_ROOT", str(BASE_DIR / "private")))
+KNOWLEDGE_LINK_SECONDS = envint("KNOWLEDGE_LINK_SECONDS", 3600)
+# How often (seconds) an open Documents page asks Tavus about documents still being read.
+KNOWLEDGE_REFRESH_SECONDS = envint("KNOWLEDGE_REFRESH_SECONDS", 3)
+
+# Keys the per-person memory stores (presets/models.memory_store_key). Changing it makes every
+# replica forget everyone, so it is separate from SECRET_KEY when set.
+MEMORY_STORE_SECRET = envstr("MEMORY_STORE_SECRET")
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -253,15 +274,16 @@ if not DEBUG and STUDIO_PUBLIC_URL.startswith("https://"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Only this site, the pinned daily-js and Daily/Tavus frames.
+# Only this site. The two pages that join a real Tavus room add exactly what daily-js loads
+# from Daily's hosts there (studio/daily.py: call_frame_csp, call_object_csp).
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE, "https://unpkg.com"],
+    "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "img-src": [CSP.SELF, "data:", "blob:", "https:"],
     "media-src": [CSP.SELF, "blob:", "https:"],
-    "connect-src": [CSP.SELF, "ws:", "wss:", "https://*.daily.co", "wss://*.daily.co"],
-    "frame-src": [CSP.SELF, "https://*.daily.co", "https://tavus.daily.co"],
+    "connect-src": [CSP.SELF, "ws:", "wss:"],
+    "frame-src": [CSP.SELF],
     "frame-ancestors": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],

@@ -7,6 +7,8 @@ urlpatterns = [
     path("sandbox/", include("studio.sandbox.urls")),
     path("library/", include("studio.library.urls")),
     path("presets/", include("studio.presets.urls")),
+    path("knowledge/", include("studio.knowledge.urls")),
+    path("hooks/documents/", include("studio.knowledge.hooks")),
     path("join/", include("studio.join.urls")),
     path("", include("studio.conversations.urls")),
     path("monitor/", include("studio.monitor.urls")),

@@ -5,7 +5,8 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Pages anyone may open without signing in, by URL name (namespaced) or path prefix.
-PUBLIC_NAMES = {"healthz", "login", "logout"}
+# knowledge:file is how Tavus reads an uploaded document: a short-lived token, no account.
+PUBLIC_NAMES = {"healthz", "login", "logout", "knowledge:file"}
 PUBLIC_PREFIXES = ("sandbox/", "hooks/", "join/", "static/", "media/", "admin/")
 
 _SAMPLES = {

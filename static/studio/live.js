@@ -1,121 +1,118 @@
-// The live page: relays in-room events to the conversation's websocket, starts recording,
-// runs the timers and keeps the captions scrolled. The htmx ws extension owns the socket
-// (and reconnects with backoff); the server pushes HTML that htmx swaps in by id.
+// The live page: relays in-room events to the conversation's websocket (relay.js), starts
+// recording, runs the timers and keeps the captions scrolled. The htmx ws extension owns the
+// socket (and reconnects with backoff); the server pushes HTML that htmx swaps in by id.
 (function () {
   "use strict";
-  var root = document.getElementById("live");
+  const root = document.getElementById("live");
   if (!root) return;
 
-  var socket = null;
-  var pending = [];
-  var recordingAsked = false;
-  var conversationId = root.dataset.conversationId;
-  var wantsRecording = root.dataset.record === "1";
+  const conversationId = root.dataset.conversationId || "";
+  const wantsRecording = root.dataset.record === "1";
+  const mode = root.dataset.roomMode;  // observer | sandbox | daily
 
-  // --- relay ------------------------------------------------------------------------------
-  root.addEventListener("htmx:wsOpen", function (event) {
-    socket = event.detail.socketWrapper;
+  // --- relay: the htmx ws extension owns the socket; before its first open we queue ---------
+  /** @type {{send: (text: string) => void} | null} */
+  let socket = null;
+  /** @type {string[]} */
+  const pending = [];
+  const relay = StudioRelay.create(conversationId, (text) => {
+    if (socket) socket.send(text); else pending.push(text);  // the wrapper queues on reconnect
+  });
+  root.addEventListener("htmx:wsOpen", (event) => {
+    socket = /** @type {CustomEvent} */ (event).detail.socketWrapper;
     root.dataset.socket = "open";
     while (pending.length) socket.send(pending.shift());
   });
-  root.addEventListener("htmx:wsClose", function () { root.dataset.socket = "closed"; });
+  root.addEventListener("htmx:wsClose", () => { root.dataset.socket = "closed"; });
 
-  function relay(envelope) {
-    var message = JSON.stringify({ type: "room_event", event: envelope });
-    // The wrapper queues while it reconnects; before the first open we queue ourselves.
-    if (socket) socket.send(message); else pending.push(message);
-  }
+  /** How this page puts a steering command into the room (set once it is in one). */
+  /** @type {(envelope: object) => void} */
+  let sendToRoom = () => { throw new Error("not in a room"); };
 
-  function studioEvent(eventType, properties, key) {
-    return {
-      message_type: "conversation",
-      event_type: eventType,
-      conversation_id: conversationId,
-      inference_id: key,
-      properties: properties || {},
-    };
-  }
-
-  // Steering commands from a supervisor arrive as JSON (everything else is HTML to swap):
-  // send them into the room and confirm back.
-  root.addEventListener("htmx:wsBeforeMessage", function (event) {
-    var text = event.detail.message;
-    if (typeof text !== "string" || text.indexOf('{"studio_command"') !== 0) return;
+  // Steering commands from a supervisor arrive as JSON (everything else is HTML to swap).
+  root.addEventListener("htmx:wsBeforeMessage", (event) => {
+    const message = StudioRelay.parse(/** @type {CustomEvent} */ (event).detail.message);
+    if (!message || !("studio_command" in message)) return;
     event.preventDefault();
-    var command = JSON.parse(text);
-    if (!window.__sendToRoom) return;
-    window.__sendToRoom(command.envelope);
-    if (socket) socket.send(JSON.stringify({ type: "command_ack", id: command.studio_command }));
+    relay.command(message, (envelope) => sendToRoom(envelope));
   });
 
   // The page in the room says it is still open, so the reconciler can tell a closed tab.
-  if (root.dataset.roomMode !== "observer") {
-    var beat = function () { if (socket) socket.send(JSON.stringify({ type: "heartbeat" })); };
-    root.addEventListener("htmx:wsOpen", beat);
-    setInterval(beat, 20000);
+  if (mode !== "observer") {
+    root.addEventListener("htmx:wsOpen", () => relay.heartbeat());
+    setInterval(() => { if (socket) relay.heartbeat(); }, 20000);
   }
 
-  // --- sandbox room: same envelopes, through postMessage ---------------------------------
-  var frame = document.getElementById("room-frame");
-  if (root.dataset.roomMode === "sandbox" && frame) {
-    window.addEventListener("message", function (event) {
+  // --- sandbox room: the same envelopes, through postMessage ---------------------------------
+  const frame = /** @type {HTMLIFrameElement | null} */ (document.getElementById("room-frame"));
+  if (mode === "sandbox" && frame) {
+    let recordingAsked = false;
+    window.addEventListener("message", (event) => {
       // Only the room (same origin). A page unloading posts with event.source === null, so
       // the last "left" event is recognised by origin and conversation id, not by source.
       if (event.origin !== window.location.origin) return;
       if (event.source !== frame.contentWindow && event.source !== null) return;
-      var data = event.data;
-      if (!data || typeof data !== "object") return;
-      if (data.conversation_id && conversationId && data.conversation_id !== conversationId) return;
-      if (data.message_type === "conversation") {
-        relay(data);
+      const data = event.data;
+      if (StudioRelay.isRoomEnvelope(data, conversationId)) {
+        relay.event(data);
         if (data.event_type === "conversation.joined" && wantsRecording && !recordingAsked) {
           recordingAsked = true;
           frame.contentWindow.postMessage(
             { message_type: "sandbox", event_type: "start_recording" }, window.location.origin);
         }
-      } else if (data.message_type === "sandbox" && data.event_type === "recording-started") {
-        relay(data);
+      } else if (data && data.message_type === "sandbox" && data.event_type === "recording-started") {
+        relay.recordingStarted();
       }
     });
-    window.__sendToRoom = function (envelope) {
-      frame.contentWindow.postMessage(envelope, window.location.origin);
-    };
+    sendToRoom = (envelope) => frame.contentWindow.postMessage(envelope, window.location.origin);
   }
 
-  // --- real Tavus room: daily-js call frame -----------------------------------------------
-  var container = document.getElementById("daily-room");
-  if (root.dataset.roomMode === "daily" && container && window.Daily) {
-    var call = window.Daily.createFrame(container, {
-      iframeStyle: { width: "100%", height: "100%", border: "0" },
-      showLeaveButton: true,
-    });
-    var isReplica = function (p) { return (p.user_id || "").indexOf("tavus-replica") !== -1; };
-    call.on("app-message", function (event) { if (event && event.data) relay(event.data); });
-    call.on("joined-meeting", function (event) {
-      var me = event.participants.local;
-      relay(studioEvent("conversation.joined", { role: "user", participant_id: me.session_id },
-        "join-" + me.session_id));
-      if (wantsRecording && !recordingAsked) { recordingAsked = true; call.startRecording(); }
-    });
-    call.on("participant-joined", function (event) {
-      var p = event.participant;
-      if (isReplica(p)) return;
-      relay(studioEvent("conversation.joined", { role: "user", participant_id: p.session_id },
-        "join-" + p.session_id));
-    });
-    call.on("participant-left", function (event) {
-      var p = event.participant;
-      if (isReplica(p)) return;
-      relay(studioEvent("conversation.left", { role: "user", participant_id: p.session_id },
-        "left-" + p.session_id));
-    });
-    call.on("recording-started", function () {
-      relay({ message_type: "sandbox", event_type: "recording-started" });
-    });
-    var options = { url: root.dataset.roomUrl };
-    if (root.dataset.roomToken) options.token = root.dataset.roomToken;
-    call.join(options);
-    window.__sendToRoom = function (envelope) { call.sendAppMessage(envelope, "*"); };
+  // --- real Tavus room: a daily-js call frame ------------------------------------------------
+  const container = document.getElementById("daily-room");
+  if (mode === "daily" && container) {
+    if (!window.Daily) {
+      showRoomProblem("connection-error");
+    } else {
+      /** @type {RelayCall & {join: DailyCall["join"], sendAppMessage: DailyCall["sendAppMessage"]}} */
+      const call = window.Daily.createFrame(container, {
+        iframeStyle: { width: "100%", height: "100%", border: "0" },
+        showLeaveButton: true,
+      });
+      StudioRelay.watchCall(call, relay, { reportPresence: true, record: wantsRecording });
+      call.on("error", (event) => showRoomProblem(StudioRelay.fatalType(event)));
+      /** @type {DailyCallOptions} */
+      const options = { url: root.dataset.roomUrl };
+      if (root.dataset.roomToken) options.token = root.dataset.roomToken;
+      // A failed join rejects with daily-js's fatal-error event, {action, errorMsg, error: {type}}.
+      call.join(options).catch((failure) => showRoomProblem(StudioRelay.fatalType(failure)));
+      sendToRoom = (envelope) => { call.sendAppMessage(envelope, "*"); };
+    }
+  }
+
+  /**
+   * What went wrong with the video room, for the staff watching, in their words.
+   * @type {Record<DailyFatalErrorType, string>}
+   */
+  const ROOM_PROBLEMS = {
+    "connection-error": "This page couldn't reach the video room. Check this computer's internet connection, then reload the page. Captions still arrive if the participant's join page is in the room.",
+    "meeting-full": "The video room is full: it already has as many people as this conversation allows. Captions still arrive if the participant's join page is in the room.",
+    "exp-room": "The video room has closed: the conversation reached its time limit.",
+    "no-room": "The video room has closed: the conversation has ended.",
+    "ejected": "This page was removed from the video room.",
+    "not-allowed": "The video room refused this page's meeting token. Reload the page; if it happens again, the conversation's token is no longer valid.",
+    "exp-token": "This page's meeting token for the video room has expired. Reload the page to get a fresh one.",
+    "nbf-token": "The video room doesn't accept this page's meeting token yet. Reload the page in a minute.",
+    "nbf-room": "The video room isn't open yet. Reload the page in a minute.",
+    "end-of-life": "Daily no longer supports the daily-js version this studio serves: an administrator needs to update it.",
+  };
+
+  /** @param {DailyFatalErrorType | undefined} type */
+  function showRoomProblem(type) {
+    const box = document.getElementById("room-problem");
+    if (!box) return;
+    box.textContent = ROOM_PROBLEMS[type] || ROOM_PROBLEMS["connection-error"];
+    box.dataset.problem = type || "connection-error";
+    box.hidden = false;
   }
 
   // --- timers -------------------------------------------------------------------------------
@@ -126,7 +123,7 @@
     return (h ? h + ":" : "") + mm + ":" + ss;
   }
   function tick() {
-    var timers = document.querySelector("[data-timers]");
+    var timers = /** @type {HTMLElement | null} */ (document.querySelector("[data-timers]"));
     if (!timers) return;
     var now = Date.now();
     var set = function (name, text) {

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.conversations import live, push
@@ -194,7 +195,8 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     is_launcher = conversation.launched_by_id == request.user.pk
     # Only the launcher's page joins the room unless a supervisor chooses to join.
     joins_room = conversation.is_live and (is_launcher or request.GET.get("join") == "1")
-    return render(
+    sandbox_room = settings.TAVUS_MODE == "sandbox"
+    response = render(
         request,
         "conversations/live.html",
         {
@@ -204,13 +206,15 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
             "utterances": conversation.utterances.all(),
             "joins_room": joins_room,
             "is_launcher": is_launcher,
-            "sandbox_room": settings.TAVUS_MODE == "sandbox",
-            "daily_js_url": settings.DAILY_JS_URL,
-            "daily_js_integrity": settings.DAILY_JS_INTEGRITY,
+            "sandbox_room": sandbox_room,
             "can_steer": conversation.is_live and is_supervisor(request.user),
             "steer_form": SteerForm(),
         },
     )
+    if joins_room and not sandbox_room:
+        # The page joins the real room with a daily-js call frame: allow what that loads.
+        response._csp_config = daily.call_frame_csp(conversation.conversation_url)
+    return response
 
 
 @role_required()

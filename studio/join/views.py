@@ -1,8 +1,8 @@
 """The participant's join page: /join/<token>/, for a member of the public, no sign-in.
 
 The token is the whole credential: it opens one conversation, and only until that conversation
-ends. The page itself (static/studio/join.js) joins the room with daily-js's call object (or the
-sandbox's shim of it), composites the preset's background, and relays in-room events to the
+ends. The page itself (static/studio/join/*.js) joins the room with daily-js's call object (or
+the sandbox's shim of it), composites the preset's background, and relays in-room events to the
 studio over ws/join/<token>/ (consumers.py).
 """
 
@@ -13,9 +13,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.csp import CSP
 from django.views.decorators.http import require_GET
 
+from studio import daily
 from studio.conversations.models import Conversation
 from studio.presets.models import Preset
 from studio.presets.views import serve_background
@@ -53,22 +53,13 @@ def background_for(conversation: Conversation) -> tuple[str, str]:
     return Preset.Background.NONE, ""
 
 
-def call_object_csp() -> dict:
-    """The studio's policy plus what daily-js's call object needs (docs.daily.co, "Setting up
-    your CSP"): with dailyConfig.avoidEval it loads its call machine from Daily's CDN as a
-    script instead of eval'ing it, and runs helpers as blob: workers."""
-    policy = {name: list(sources) for name, sources in settings.SECURE_CSP.items()}
-    policy["script-src"] = [*policy.get("script-src", [CSP.SELF]), "https://*.daily.co", "blob:"]
-    policy["worker-src"] = [CSP.SELF, "blob:"]
-    return policy
-
-
 def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "join/not_found.html", status=404)
 
 
 def _config(conversation: Conversation) -> dict:
-    """Everything join.js needs, as JSON in the page (no inline script: the CSP forbids it)."""
+    """Everything the join page's scripts need, as JSON in the page (no inline script: the
+    CSP forbids it)."""
     token = conversation.join_token
     kind, image_url = background_for(conversation)
     return {
@@ -101,15 +92,11 @@ def join_page(request: HttpRequest, token: str) -> HttpResponse:
         # Tavus has not answered the launch yet: a calm page that looks again by itself.
         return render(request, "join/preparing.html", context)
     config = _config(conversation)
-    context.update(
-        config=config,
-        sandbox=config["mode"] == "sandbox",
-        daily_js_url=settings.DAILY_JS_URL,
-        daily_js_integrity=settings.DAILY_JS_INTEGRITY,
-    )
+    context.update(config=config, sandbox=config["mode"] == "sandbox")
     response = render(request, "join/join.html", context)
     if not context["sandbox"]:
-        response._csp_config = call_object_csp()  # what @csp_override sets, chosen per request
+        # What @csp_override sets, chosen per request: the page joins with a call object.
+        response._csp_config = daily.call_object_csp()
     return response
 
 

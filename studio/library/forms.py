@@ -4,7 +4,10 @@ import copy
 
 from django import forms
 
+from studio.knowledge.forms import TagsField
+from studio.knowledge.models import Document, Guardrail, ObjectiveSet
 from studio.library.models import Persona, Replica
+from studio.tavus import layers as tavus_layers
 
 # Form field → key at the top level of a Tavus persona.
 TOP_LEVEL = {
@@ -13,7 +16,13 @@ TOP_LEVEL = {
     "context": "context",
     "pipeline_mode": "pipeline_mode",
     "default_replica_id": "default_replica_id",
+    "document_ids": "document_ids",
+    "document_tags": "document_tags",
+    "objectives_id": "objectives_id",
+    "guardrail_ids": "guardrail_ids",
+    "guardrail_tags": "guardrail_tags",
 }
+MAX_GUARDRAILS = 50  # per persona (tavus-api-2.md §3.1)
 # Form field → (layer, key) inside `layers`. Field names follow Tavus's own names, so an
 # InvalidRequest naming e.g. `tts_engine` lands next to the right field.
 LAYER_FIELDS = {
@@ -26,7 +35,20 @@ LAYER_FIELDS = {
     "turn_detection_model": ("conversational_flow", "turn_detection_model"),
     "turn_taking_patience": ("conversational_flow", "turn_taking_patience"),
     "replica_interruptibility": ("conversational_flow", "replica_interruptibility"),
+    "tts_model_name": ("tts", "tts_model_name"),
+    # Built in clean() from the voice_* fields below (an object inside the tts layer).
+    "voice_settings": ("tts", "voice_settings"),
+    "perception_analysis_queries": ("perception", "perception_analysis_queries"),
 }
+# Form field → key inside layers.tts.voice_settings; ElevenLabs's ranges (tavus-api-2.md §5.2).
+VOICE_SETTINGS = {
+    "voice_speed": ("speed", 0.7, 1.2),
+    "voice_stability": ("stability", 0.0, 1.0),
+    "voice_similarity_boost": ("similarity_boost", 0.0, 1.0),
+    "voice_style": ("style", 0.0, 1.0),
+}
+ELEVENLABS_ONLY = ("voice_stability", "voice_similarity_boost", "voice_style")
+MAX_QUERIES = 20
 # Words Tavus may use in an error that are not form field names.
 FIELD_ALIASES = {
     "model": "llm_model",
@@ -39,45 +61,35 @@ FIELD_ALIASES = {
 }
 
 TAVUS_DEFAULT = ("", "Tavus default")
-LLM_MODELS = [
-    TAVUS_DEFAULT,
-    ("tavus-gpt-oss", "GPT-OSS (hosted by Tavus, fast)"),
-    ("tavus-gpt-4o", "GPT-4o (hosted by Tavus)"),
-    ("tavus-gpt-4o-mini", "GPT-4o mini (hosted by Tavus, quickest)"),
-    ("tavus-llama-4", "Llama 4 (hosted by Tavus)"),
-    ("tavus-gemini-2.5-flash", "Gemini 2.5 Flash (hosted by Tavus)"),
-    ("tavus-claude-haiku-4.5", "Claude Haiku 4.5 (hosted by Tavus)"),
-]
-TTS_ENGINES = [
-    TAVUS_DEFAULT,
-    ("cartesia", "Cartesia"),
-    ("elevenlabs", "ElevenLabs"),
-    ("azure", "Azure"),
-]
-STT_ENGINES = [
-    TAVUS_DEFAULT,
-    ("tavus-auto", "Automatic (Tavus picks)"),
-    ("tavus-turbo", "Turbo (fastest)"),
-    ("tavus-advanced", "Advanced (most accurate)"),
-]
-PERCEPTION_MODELS = [
-    TAVUS_DEFAULT,
-    ("raven-1", "Raven-1: sees and hears the person (newest)"),
-    ("raven-0", "Raven-0: sees the person and their screen"),
-    ("basic", "Basic: simple visual awareness"),
-    ("off", "Off: the replica sees nothing"),
-]
-TURN_DETECTION = [
-    TAVUS_DEFAULT,
-    ("sparrow-1", "Sparrow-1: understands when someone has finished (newest)"),
-    ("sparrow-0", "Sparrow-0: understands when someone has finished"),
-    ("time-based", "Time-based: waits for a pause of fixed length"),
-]
 LEVELS = [TAVUS_DEFAULT, ("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
 
+class LinesField(forms.CharField):
+    """One entry per line in a text box; cleaned to a list."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def clean(self, value):
+        text = super().clean(value)
+        return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _voice_number(label: str, help_text: str) -> forms.FloatField:
+    return forms.FloatField(label=label, required=False, help_text=help_text)
+
+
+def _picked(choices: list, current: list) -> list:
+    """`choices`, plus any value in use that is no longer listed, so it is never lost unseen."""
+    known = {value for value, _ in choices}
+    extra = [(v, f"{v} (not in the studio's list)") for v in current if v and v not in known]
+    return choices + extra
+
+
 def _blank(value) -> bool:
-    return value is None or value == ""
+    return value is None or value == "" or value == []
 
 
 class PersonaForm(forms.Form):
@@ -130,13 +142,13 @@ class PersonaForm(forms.Form):
     )
     llm_model = forms.ChoiceField(
         label="Language model (the brain)",
-        choices=LLM_MODELS,
+        choices=tavus_layers.choices(tavus_layers.LLM_MODELS),
         required=False,
         help_text="Bigger models answer more carefully; smaller ones answer faster.",
     )
     tts_engine = forms.ChoiceField(
         label="Voice engine",
-        choices=TTS_ENGINES,
+        choices=tavus_layers.choices(tavus_layers.TTS_ENGINES),
         required=False,
         help_text="The service that turns the replica's words into speech.",
     )
@@ -151,7 +163,7 @@ class PersonaForm(forms.Form):
     )
     stt_engine = forms.ChoiceField(
         label="Listening engine",
-        choices=STT_ENGINES,
+        choices=tavus_layers.choices(tavus_layers.STT_ENGINES),
         required=False,
         help_text="The service that turns what the person says into text.",
     )
@@ -166,7 +178,7 @@ class PersonaForm(forms.Form):
     )
     perception_model = forms.ChoiceField(
         label="Perception (what the replica sees)",
-        choices=PERCEPTION_MODELS,
+        choices=tavus_layers.choices(tavus_layers.PERCEPTION_MODELS),
         required=False,
         help_text=(
             "Lets the replica notice the person's expressions and surroundings, and produces a "
@@ -175,7 +187,7 @@ class PersonaForm(forms.Form):
     )
     turn_detection_model = forms.ChoiceField(
         label="Knowing when to speak",
-        choices=TURN_DETECTION,
+        choices=tavus_layers.choices(tavus_layers.TURN_DETECTION),
         required=False,
         help_text="How the replica decides the person has finished speaking.",
     )
@@ -195,6 +207,64 @@ class PersonaForm(forms.Form):
         ),
     )
 
+    document_ids = forms.MultipleChoiceField(
+        label="Documents it can look things up in",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="In every conversation with this persona, on top of what a preset adds. "
+        "Documents are added under Knowledge.",
+    )
+    document_tags = TagsField(
+        label="…and every document tagged",
+        required=False,
+        max_length=1100,
+        help_text="Separate tags with commas. Documents given a tag later are included too.",
+    )
+
+    tts_model_name = forms.CharField(
+        label="Voice model",
+        max_length=100,
+        required=False,
+        help_text="The engine's model, e.g. sonic-3 (Cartesia) or eleven_multilingual_v2 "
+        "(ElevenLabs). Blank lets Tavus choose.",
+    )
+    voice_speed = _voice_number(
+        "Speaking speed", "1 is normal. ElevenLabs takes 0.7 (slower) to 1.2 (faster)."
+    )
+    voice_stability = _voice_number(
+        "Steadiness (ElevenLabs)", "0 to 1: higher sounds steadier, lower more expressive."
+    )
+    voice_similarity_boost = _voice_number(
+        "Closeness to the original voice (ElevenLabs)", "0 to 1: higher keeps closer to it."
+    )
+    voice_style = _voice_number(
+        "Style exaggeration (ElevenLabs)", "0 to 1: 0 is plain; higher is more dramatic."
+    )
+    perception_analysis_queries = LinesField(
+        label="Questions to answer after the call",
+        required=False,
+        max_length=6000,
+        help_text="One per line, e.g. “Did the person seem confused at any point?”. Raven-1 "
+        "answers them from what it saw, in the summary after the call.",
+    )
+    objectives_id = forms.ChoiceField(
+        label="Objectives to work through",
+        required=False,
+        help_text="Steps the replica follows in every conversation. Built under Knowledge.",
+    )
+    guardrail_ids = forms.MultipleChoiceField(
+        label="Guardrails to keep",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Rules the replica must never break (up to 50). Written under Knowledge.",
+    )
+    guardrail_tags = TagsField(
+        label="…and every guardrail tagged",
+        required=False,
+        max_length=1100,
+        help_text="Separate tags with commas. Guardrails given a tag later are included too.",
+    )
+
     def __init__(self, *args, persona: Persona | None = None, **kwargs):
         self.persona = persona
         super().__init__(*args, **kwargs)
@@ -210,12 +280,30 @@ class PersonaForm(forms.Form):
         self.fields["default_replica_id"].queryset = replicas.order_by(
             "vanished", "-replica_type", "name"
         )
-        # A value set outside the studio (e.g. a bring-your-own model) stays selectable.
-        for name in ("llm_model", "tts_engine", "stt_engine", "perception_model"):
-            value = self.initial.get(name)
-            choices = self.fields[name].choices
-            if value and value not in {v for v, _ in choices}:
-                self.fields[name].choices = [*choices, (value, f"{value} (current)")]
+        # Ready or not (the preview says so); a document already chosen stays listed.
+        documents = Document.objects.present().exclude(document_id=None).order_by("name")
+        choices = [(d.document_id, f"{d.name} ({d.get_status_display()})") for d in documents]
+        for chosen in self.initial.get("document_ids") or []:
+            if chosen not in {value for value, _ in choices}:
+                choices.append((chosen, f"{chosen} (not in the knowledge base here)"))
+        self.fields["document_ids"].choices = choices
+        self.fields["objectives_id"].choices = _picked(
+            [("", "None")]
+            + [(o.objectives_id, o.name) for o in ObjectiveSet.objects.filter(vanished=False)],
+            [self.initial.get("objectives_id")],
+        )
+        self.fields["guardrail_ids"].choices = _picked(
+            [
+                (g.guardrail_id, f"{g.name}: {g.prompt[:60]}")
+                for g in Guardrail.objects.filter(vanished=False)
+            ],
+            self.initial.get("guardrail_ids") or [],
+        )
+        # Only today's values are offered; the value a persona already has (deprecated, or set
+        # outside the studio, e.g. a bring-your-own model) stays selected and says what it is.
+        for name, options in tavus_layers.BY_FIELD.items():
+            keep = self.initial.get(name) or ""
+            self.fields[name].choices = tavus_layers.choices(options, keep=keep)
 
     @classmethod
     def initial_from(cls, persona: Persona, copy_of: bool = False) -> dict:
@@ -225,9 +313,18 @@ class PersonaForm(forms.Form):
             "context": persona.context,
             "pipeline_mode": persona.pipeline_mode or Persona.PipelineMode.FULL,
             "default_replica_id": persona.default_replica_id or None,
+            "document_ids": persona.document_ids,
+            "document_tags": persona.document_tags,
+            "objectives_id": (persona.raw or {}).get("objectives_id") or "",
+            "guardrail_ids": persona._raw_strings("guardrail_ids"),
+            "guardrail_tags": persona._raw_strings("guardrail_tags"),
         }
         for name, (layer, key) in LAYER_FIELDS.items():
             initial[name] = persona.layer(layer).get(key) or ""
+        settings = initial.pop("voice_settings") or {}
+        for name, (key, _, _) in VOICE_SETTINGS.items():
+            value = settings.get(key) if isinstance(settings, dict) else None
+            initial[name] = value if isinstance(value, int | float) else None
         return initial
 
     def clean_default_replica_id(self) -> str:
@@ -248,6 +345,14 @@ class PersonaForm(forms.Form):
             raise forms.ValidationError("A voice id has no spaces. Copy it exactly as given.")
         return value
 
+    def clean_guardrail_ids(self) -> list[str]:
+        chosen = self.cleaned_data["guardrail_ids"]
+        if len(chosen) > MAX_GUARDRAILS:
+            raise forms.ValidationError(
+                f"Tavus allows at most {MAX_GUARDRAILS} guardrails a persona."
+            )
+        return chosen
+
     def clean_hotwords(self) -> str:
         words = [w.strip() for w in self.cleaned_data["hotwords"].split(",")]
         return ", ".join(w for w in words if w)
@@ -264,7 +369,45 @@ class PersonaForm(forms.Form):
             )
         if data.get("external_voice_id") and not data.get("tts_engine"):
             self.add_error("tts_engine", "Pick the voice engine this voice id belongs to.")
+        self._clean_voice_settings(data)
+        self._clean_queries(data)
         return data
+
+    def _clean_voice_settings(self, data) -> None:
+        existing = {}
+        if self.persona is not None:
+            existing = dict(self.persona.layer("tts").get("voice_settings") or {})
+        elevenlabs = data.get("tts_engine") == "elevenlabs"
+        for name, (key, low, high) in VOICE_SETTINGS.items():
+            value = data.get(name)
+            existing.pop(key, None)
+            if value is None:
+                continue
+            if name in ELEVENLABS_ONLY and not elevenlabs:
+                self.add_error(
+                    name, "Only ElevenLabs voices take this: pick ElevenLabs above, or clear it."
+                )
+            elif (elevenlabs or name != "voice_speed") and not low <= value <= high:
+                self.add_error(name, f"Use a number from {low:g} to {high:g}.")
+            else:
+                existing[key] = value
+        data["voice_settings"] = existing or ""
+
+    def _clean_queries(self, data) -> None:
+        queries = data.get("perception_analysis_queries") or []
+        if not queries:
+            return
+        if data.get("perception_model") in ("off", "raven-0", "basic"):
+            self.add_error(
+                "perception_analysis_queries",
+                "Only Raven-1 answers these: choose Raven-1 (or Tavus default) above, or clear "
+                "them.",
+            )
+        elif len(queries) > MAX_QUERIES or any(len(q) > 300 for q in queries):
+            self.add_error(
+                "perception_analysis_queries",
+                f"Use at most {MAX_QUERIES} questions of at most 300 characters each.",
+            )
 
     # --- What to send to Tavus -------------------------------------------------------------
 
@@ -304,6 +447,11 @@ class PersonaForm(forms.Form):
             "context": persona.context,
             "pipeline_mode": persona.pipeline_mode,
             "default_replica_id": persona.default_replica_id,
+            "document_ids": persona.document_ids,
+            "document_tags": persona.document_tags,
+            "objectives_id": (persona.raw or {}).get("objectives_id") or "",
+            "guardrail_ids": persona._raw_strings("guardrail_ids"),
+            "guardrail_tags": persona._raw_strings("guardrail_tags"),
         }
         for name, key in TOP_LEVEL.items():
             old, new = current[name], self.cleaned_data.get(name)

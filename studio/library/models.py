@@ -211,6 +211,25 @@ class Persona(models.Model):
     def llm_model(self) -> str:
         return self.layer("llm").get("model") or ""
 
+    def _raw_strings(self, key: str) -> list[str]:
+        value = (self.raw or {}).get(key)
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    @property
+    def document_ids(self) -> list[str]:
+        return self._raw_strings("document_ids")
+
+    @property
+    def document_tags(self) -> list[str]:
+        return self._raw_strings("document_tags")
+
+    @property
+    def outdated_settings(self) -> list:
+        """Layer values Tavus has deprecated or dropped (tavus/layers.py), shown, never changed."""
+        from studio.tavus.layers import outdated_in
+
+        return outdated_in(self.layers or {})
+
     @classmethod
     def fields_from_tavus(cls, item: tavus.Persona, persona_type: str = "") -> dict:
         kind = item.persona_type or persona_type

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from studio.accounts.models import audit
 from studio.accounts.roles import ADMIN, OPERATOR, has_role, role_required
+from studio.knowledge.models import behaviour_of, tools_of
 from studio.library.forms import PersonaForm
 from studio.library.models import (
     Persona,
@@ -18,6 +19,7 @@ from studio.library.models import (
     sync_replicas,
 )
 from studio.tavus import client as tavus
+from studio.tavus import layers as tavus_layers
 
 
 def tavus_problem(error: tavus.TavusError) -> str:
@@ -194,6 +196,8 @@ def persona_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "presets": persona.presets.order_by("archived", "name"),
             "read_only_reason": _read_only_reason(persona),
             "can_manage": has_role(request.user, ADMIN),
+            **behaviour_of(persona),
+            **tools_of(persona),
         },
     )
 
@@ -202,7 +206,15 @@ def _editor(request, form, persona=None, source=None, status=200) -> HttpRespons
     return render(
         request,
         "library/persona_form.html",
-        {"nav": "library", "tab": "personas", "form": form, "persona": persona, "source": source},
+        {
+            "nav": "library",
+            "tab": "personas",
+            "form": form,
+            "persona": persona,
+            "source": source,
+            "layer_lists_source": tavus_layers.LISTS_SOURCE,
+            "layer_lists_checked": tavus_layers.LISTS_CHECKED,
+        },
         status=status,
     )
 
@@ -215,7 +227,9 @@ def persona_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         initial = PersonaForm.initial_from(source, copy_of=True) if source else None
         return _editor(request, PersonaForm(initial=initial), source=source)
-    form = PersonaForm(request.POST)
+    # The copy's current values (deprecated ones too) stay valid choices, as on the GET.
+    initial = PersonaForm.initial_from(source, copy_of=True) if source else None
+    form = PersonaForm(request.POST, initial=initial)
     if not form.is_valid():
         return _editor(request, form, source=source)
     body = form.create_body(source.layers if source else None)

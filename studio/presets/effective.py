@@ -36,6 +36,10 @@ class EffectiveSettings:
     persona: Persona | None = None
     # True when the face comes from the persona's default rather than the preset.
     face_is_default: bool = False
+    # Memories on, but no person given yet: the key is added at launch.
+    remembers: bool = False
+    # What the replica is told, and who contributes each part: (where it comes from, text).
+    prompt_parts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def json(self) -> str:
@@ -74,7 +78,17 @@ def _clean_overrides(overrides: dict | None) -> dict:
     return clean
 
 
-def build_effective(preset, overrides: dict | None = None) -> EffectiveSettings:
+def _documents_of(preset) -> list:
+    """The preset's chosen documents, including choices not saved yet (the editor's preview)."""
+    chosen = getattr(preset, "chosen_documents", None)
+    if chosen is not None:
+        return list(chosen)
+    return list(preset.documents.all()) if preset.pk else []
+
+
+def build_effective(preset, overrides: dict | None = None, person: str = "") -> EffectiveSettings:
+    """`person` (who the conversation is with) is needed only for memories: without it no
+    memory store is sent, so a conversation never shares one person's memories with another."""
     overrides = _clean_overrides(overrides)
     persona = preset.persona
     face = preset.face
@@ -118,6 +132,18 @@ def build_effective(preset, overrides: dict | None = None) -> EffectiveSettings:
     body["require_auth"] = preset.require_auth
     if preset.max_participants:
         body["max_participants"] = preset.max_participants
+    documents = _documents_of(preset)
+    document_ids = [d.document_id for d in documents if d.document_id]
+    if document_ids:
+        body["document_ids"] = document_ids
+    if preset.document_tags:
+        body["document_tags"] = list(preset.document_tags)
+    uses_knowledge = bool(document_ids or preset.document_tags)
+    uses_knowledge = uses_knowledge or bool(persona.document_ids or persona.document_tags)
+    if uses_knowledge:
+        body["document_retrieval_strategy"] = preset.document_retrieval_strategy or "balanced"
+    if preset.remember_people and person:
+        body["memory_stores"] = [preset.memory_store_for(person)]
     body["properties"] = properties
 
     redacted = copy.deepcopy(body)
@@ -126,7 +152,9 @@ def build_effective(preset, overrides: dict | None = None) -> EffectiveSettings:
         redacted["properties"]["aws_assume_role_arn"] = mask_role_arn(arn)
 
     summary = _summary(preset, face, greeting, dynamic, context, language, seconds)
+    summary += _knowledge_summary(preset, persona, documents, uses_knowledge, face)
     warnings, blockers = _warnings(preset, face, seconds, len(recording_target))
+    warnings += _knowledge_warnings(preset, persona, documents, uses_knowledge, language)
     return EffectiveSettings(
         body=body,
         redacted_body=redacted,
@@ -137,7 +165,28 @@ def build_effective(preset, overrides: dict | None = None) -> EffectiveSettings:
         blockers=blockers,
         persona=persona,
         face_is_default=face is not None and not preset.replica_id,
+        remembers=preset.remember_people and "memory_stores" not in body,
+        prompt_parts=prompt_parts(persona, context),
     )
+
+
+def prompt_parts(persona, context: str) -> list[tuple[str, str]]:
+    """The instructions the replica's language model starts from, in Tavus's order (the
+    persona's system prompt and context, then the conversation's context), each with where it
+    comes from: a stock persona's part is Tavus's text, not the team's."""
+    owner = (
+        f"the stock persona “{persona}” (Tavus's own words)"
+        if persona.is_stock
+        else (f"the persona “{persona}”")
+    )
+    parts = []
+    if persona.system_prompt.strip():
+        parts.append((f"Instructions from {owner}", persona.system_prompt.strip()))
+    if persona.context.strip():
+        parts.append((f"Background from {owner}", persona.context.strip()))
+    if context.strip():
+        parts.append(("Context added by this preset (or at launch)", context.strip()))
+    return parts
 
 
 def _summary(preset, face, greeting, dynamic, context, language, seconds) -> list[str]:
@@ -250,3 +299,69 @@ def _warnings(preset, face, seconds, s3_fields_set) -> tuple[list[str], list[str
             "share that link with can join. Share it only with the person meant to join."
         )
     return warnings, blockers
+
+
+STRATEGY_WORDS = {
+    "speed": "looking quickly rather than deeply",
+    "balanced": "balancing speed and depth",
+    "quality": "looking as thoroughly as it can",
+}
+
+
+def _names(items, limit: int = 3) -> str:
+    names = [f"“{item}”" for item in items]
+    if len(names) > limit:
+        names = [*names[:limit], f"{len(items) - limit} more"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _knowledge_summary(preset, persona, documents, uses_knowledge, face) -> list[str]:
+    lines = []
+    if uses_knowledge:
+        parts = []
+        if documents:
+            parts.append(_names(documents))
+        if preset.document_tags:
+            tags = ", ".join(f"“{t}”" for t in preset.document_tags)
+            parts.append(f"every document tagged {tags}")
+        if persona.document_ids or persona.document_tags:
+            parts.append("the persona's own documents")
+        strategy = STRATEGY_WORDS.get(preset.document_retrieval_strategy, "")
+        lines.append(f"Looks things up in {' and '.join(parts)}, {strategy}")
+    if preset.remember_people:
+        who = face.name if face is not None and face.name else "The replica"
+        lines.append(
+            f"{who} will remember earlier conversations with this person (and only this "
+            f"person's) as the “{persona}” persona"
+        )
+    return lines
+
+
+def _knowledge_warnings(preset, persona, documents, uses_knowledge, language) -> list[str]:
+    from studio.knowledge.models import Document
+
+    warnings = []
+    known = {
+        d.document_id: d for d in Document.objects.filter(document_id__in=persona.document_ids)
+    }
+    for document in [*documents, *known.values()]:
+        if document.vanished:
+            warnings.append(
+                f"The document “{document}” is no longer at Tavus: nothing in it can be found."
+            )
+        elif document.status == Document.Status.ERROR:
+            warnings.append(
+                f"Tavus could not read the document “{document}”, so the replica "
+                "can't use it. See Knowledge."
+            )
+        elif document.status != Document.Status.READY:
+            warnings.append(
+                f"The document “{document}” is not ready yet (Tavus is still "
+                "reading it): until it is, the replica can't use it."
+            )
+    if uses_knowledge and language != "english":
+        warnings.append(
+            "The knowledge base works in English only: in conversations in other languages "
+            "the replica may not find answers in the documents."
+        )
+    return warnings

@@ -4,6 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
+from studio.knowledge.forms import TagsField
+from studio.knowledge.models import Document
 from studio.library.models import Persona, Replica
 from studio.presets.models import MAX_CALL_MINUTES, MAX_TIMEOUT_SECONDS, Preset
 from studio.presets.validators import (
@@ -199,6 +201,37 @@ class PresetForm(forms.ModelForm):
             "those and upload it again."
         },
     )
+    documents = forms.ModelMultipleChoiceField(
+        label="Documents to look things up in",
+        queryset=Document.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The replica answers from these (once Tavus has read them), on top of any "
+        "the persona has. Documents are added under Knowledge.",
+    )
+    document_tags = TagsField(
+        label="…and every document tagged",
+        required=False,
+        max_length=1100,
+        help_text="Separate tags with commas. Documents given a tag later are included too.",
+    )
+    document_retrieval_strategy = forms.ChoiceField(
+        label="How hard to look",
+        choices=[
+            ("speed", "Fastest: answers soonest, looks less deeply"),
+            ("balanced", "Balanced: Tavus's usual choice"),
+            ("quality", "Most thorough: looks hardest, answers a little later"),
+        ],
+        initial="balanced",
+        widget=forms.RadioSelect,
+        required=False,  # older forms and scripts without it keep "balanced"
+    )
+    remember_people = forms.BooleanField(
+        label="Remember people between conversations",
+        required=False,
+        help_text="The replica remembers what each person said in earlier conversations with "
+        "this persona, and only that person's: memories are kept apart per person and persona.",
+    )
     retention_days = forms.IntegerField(
         label="Keep conversation records for (days)",
         min_value=1,
@@ -235,6 +268,10 @@ class PresetForm(forms.ModelForm):
             "recording_s3_bucket_region",
             "aws_assume_role_arn",
             "test_mode",
+            "documents",
+            "document_tags",
+            "document_retrieval_strategy",
+            "remember_people",
             "pinned",
             "retention_days",
         ]
@@ -281,6 +318,10 @@ class PresetForm(forms.ModelForm):
             replicas = replicas | Replica.objects.filter(pk=instance.replica_id)
         self.fields["persona"].queryset = personas.order_by("vanished", "-persona_type", "name")
         self.fields["replica"].queryset = replicas.order_by("vanished", "-replica_type", "name")
+        documents = Document.objects.present().exclude(document_id=None)
+        if instance.pk:
+            documents = documents | instance.documents.all()  # a gone one stays visible
+        self.fields["documents"].queryset = documents.distinct().order_by("vanished", "name")
         if not self.is_bound:
             self.initial.setdefault("limit_participants", instance.max_participants is not None)
         # Needed once their box is ticked, so not labelled "(optional)".
@@ -317,6 +358,15 @@ class PresetForm(forms.ModelForm):
         if persona.vanished:
             raise ValidationError("This persona is no longer at Tavus. Pick another.")
         return persona
+
+    def clean_document_retrieval_strategy(self) -> str:
+        return self.cleaned_data.get("document_retrieval_strategy") or "balanced"
+
+    def _post_clean(self):
+        super()._post_clean()
+        # Many-to-many choices reach the instance only on save; the preview needs them now.
+        if "documents" in self.cleaned_data:
+            self.instance.chosen_documents = list(self.cleaned_data["documents"])
 
     def clean_background(self) -> str:
         return self.cleaned_data.get("background") or Preset.Background.NONE

@@ -1,5 +1,7 @@
 """Presets: named, saved sets of launch settings, so a conversation starts in two clicks."""
 
+import hashlib
+import hmac
 import uuid
 from pathlib import PurePath
 
@@ -25,6 +27,22 @@ MAX_TIMEOUT_SECONDS = 3600
 def background_upload_to(instance, filename: str) -> str:
     # A fresh random name: never the uploader's, never guessable, never overwriting another.
     return f"backgrounds/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+def memory_store_key(persona_id: str, person: str) -> str:
+    """A stable memory-store key per person and persona, as Tavus advises: built on the
+    persona's id (never its name, which people rename), so the same person meets the same
+    memories with that persona and with no other, and two people never share one.
+
+    `person` is whatever identifies them to the studio (an email, a customer number); it is
+    normalised, then keyed with a secret, so the key Tavus stores says nothing about who it is.
+    """
+    who = " ".join(person.split()).casefold()
+    if not who:
+        raise ValueError("memories need to know who the person is")
+    secret = (settings.MEMORY_STORE_SECRET or settings.SECRET_KEY).encode()
+    digest = hmac.new(secret, f"{persona_id}\n{who}".encode(), hashlib.sha256).hexdigest()
+    return f"{persona_id}-{digest[:24]}"
 
 
 class PresetQuerySet(models.QuerySet):
@@ -89,6 +107,21 @@ class Preset(models.Model):
         null=True, blank=True, validators=[MinValueValidator(2)]
     )
     test_mode = models.BooleanField(default=False)
+
+    class Retrieval(models.TextChoices):
+        SPEED = "speed", "Fastest"
+        BALANCED = "balanced", "Balanced"
+        QUALITY = "quality", "Most thorough"
+
+    # The knowledge base: documents chosen one by one and/or by tag (Tavus matches tags itself,
+    # so a document tagged later is included too), and how hard the replica looks.
+    documents = models.ManyToManyField("knowledge.Document", blank=True, related_name="presets")
+    document_tags = models.JSONField(default=list, blank=True)
+    document_retrieval_strategy = models.CharField(
+        max_length=10, choices=Retrieval.choices, default=Retrieval.BALANCED
+    )
+    # Memories: the replica remembers earlier conversations with the same person (and persona).
+    remember_people = models.BooleanField(default=False)
     pinned = models.BooleanField(default=False)
     archived = models.BooleanField(default=False)
     retention_days = models.PositiveIntegerField(
@@ -129,11 +162,15 @@ class Preset(models.Model):
         """The replica that will appear: the preset's own, else the persona's default."""
         return self.replica or self.persona.default_replica
 
-    def effective_settings(self, overrides: dict | None = None):
+    def effective_settings(self, overrides: dict | None = None, person: str = ""):
         """What launching this preset sends to Tavus, and what it means (see effective.py)."""
         from studio.presets.effective import build_effective
 
-        return build_effective(self, overrides)
+        return build_effective(self, overrides, person)
+
+    def memory_store_for(self, person: str) -> str:
+        """The memory store for `person` talking to this preset's persona (see memory_store_key)."""
+        return memory_store_key(self.persona.persona_id, person)
 
     # --- Actions from the list page ---------------------------------------------------------
 
@@ -150,6 +187,7 @@ class Preset(models.Model):
         copy.pinned = copy.archived = False
         copy.created_by = copy.updated_by = user
         copy.save()
+        copy.documents.set(self.documents.all())
         return copy
 
     def forget_background(self, name: str) -> None:

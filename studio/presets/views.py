@@ -157,6 +157,7 @@ def _save(request: HttpRequest, preset: Preset) -> HttpResponse:
         preset.created_by = request.user
     preset.updated_by = request.user
     preset.save()
+    form.save_m2m()  # the chosen documents
     preset.forget_background(stored_picture)  # a new picture replaced it
     messages.success(request, f"Saved “{preset.name}”.")
     return redirect("presets:list")

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from studio.sandbox import webhooks
-from studio.sandbox.models import STALE_SECONDS, Conversation
+from studio.sandbox.models import STALE_SECONDS, Conversation, Document
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ def tick(now: datetime | None = None) -> None:
                 _advance(conversation.pk, now)
             except Conversation.DoesNotExist:
                 continue  # hard-deleted meanwhile
+    for document in Document.objects.due(now):
+        document.advance(now)
     webhooks.deliver_due()
 
 

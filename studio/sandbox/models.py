@@ -5,6 +5,7 @@ nothing: whoever ticks next acts on it. State changes that more than one thread 
 ticker, room requests, API calls) happen inside `Conversation.objects.locked(id)`.
 """
 
+import json
 import secrets
 import uuid
 from contextlib import contextmanager
@@ -145,6 +146,11 @@ class Conversation(models.Model):
     replica_name = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
     perception_model = models.CharField(max_length=40, blank=True)
+    # Which documents the replica may look things up in: the persona's and the conversation's
+    # ids and tags (combined; how Tavus combines them is UNCONFIRMED), and the strategy.
+    knowledge = models.JSONField(default=dict)
+    # The persona's objectives, guardrails and tools as they were at creation.
+    behaviour = models.JSONField(default=dict)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -408,8 +414,129 @@ class Conversation(models.Model):
         greeting = self.custom_greeting or speech.default_greeting(self)
         start = now + timedelta(seconds=speech.GREETING_DELAY)
         # The greeting is never interruptible (Tavus docs, conversational flow).
-        self._say_as_replica(greeting, start, uuid.uuid4().hex, interruptible=False)
+        inference_id = uuid.uuid4().hex
+        self._say_as_replica(greeting, start, inference_id, interruptible=False)
+        self._activate_first_objectives(start, inference_id)
         self.save()
+        return True
+
+    # --- Objectives, guardrails and tool calls (tavus-api-2.md §2.3, §3.3, §6.1) --------------
+
+    def _notify(self, url: str, event_type: str, properties: dict, at: datetime) -> None:
+        """A behaviour callback (objective completed, guardrail triggered): the shape seen in
+        third-party code, as Tavus's is UNCONFIRMED."""
+        body = {
+            "conversation_id": self.conversation_id,
+            "event_type": event_type,
+            "message_type": "conversation",
+            "timestamp": iso(at),
+            "properties": properties,
+        }
+        WebhookDelivery.objects.create(conversation_id=self.conversation_id, url=url, body=body)
+
+    def _objective(self, name: str) -> dict | None:
+        items = self.behaviour.get("objectives") or []
+        return next((o for o in items if o["objective_name"] == name), None)
+
+    def _activate(self, names: list[str], at: datetime, inference_id: str) -> None:
+        behaviour = dict(self.behaviour)
+        done = set(behaviour.get("done") or [])
+        fresh = [n for n in dict.fromkeys(names) if n not in done and self._objective(n)]
+        for name in fresh:
+            self.schedule(
+                "conversation.objective.activated", {"objective_name": name}, at, inference_id
+            )
+        behaviour["active"] = [*(behaviour.get("active") or []), *fresh]
+        self.behaviour = behaviour
+
+    def _activate_first_objectives(self, at: datetime, inference_id: str) -> None:
+        items = self.behaviour.get("objectives") or []
+        if not items:
+            return
+        led_to = {n for o in items for n in o.get("next_required_objectives") or []}
+        led_to |= {n for o in items for n in o.get("next_conditional_objectives") or {}}
+        roots = [o["objective_name"] for o in items if o["objective_name"] not in led_to]
+        self._activate(roots or [items[0]["objective_name"]], at, inference_id)
+
+    def complete_objective(self, name: str, text: str, at: datetime, inference_id: str) -> bool:
+        objective = self._objective(name)
+        behaviour = dict(self.behaviour)
+        if objective is None or name not in (behaviour.get("active") or []):
+            return False
+        outputs = behaviour.pop("pending_outputs", None) or {
+            var: text for var in objective.get("output_variables") or []
+        }
+        properties = {"objective_name": name, "output_variables": outputs}
+        self.schedule("conversation.objective.completed", properties, at, inference_id)
+        if objective.get("callback_url"):
+            self._notify(
+                objective["callback_url"], "conversation.objective.completed", properties, at
+            )
+        behaviour["active"] = [n for n in behaviour["active"] if n != name]
+        behaviour["done"] = [*(behaviour.get("done") or []), name]
+        behaviour.pop("awaiting", None)
+        self.behaviour = behaviour
+        self._activate(speech.next_objectives(objective, text), at, inference_id)
+        return True
+
+    def _behave(self, text: str, at: datetime, inference_id: str) -> str | None:
+        """Guardrails, then tools, then objectives; returns a reply that replaces the usual one."""
+        behaviour = self.behaviour or {}
+        for rule in behaviour.get("guardrails") or []:
+            if speech.guardrail_hit(rule["guardrail_prompt"], text):
+                properties = {
+                    "guardrail_name": rule["guardrail_name"],
+                    "modality": rule["modality"],
+                }
+                if rule.get("app_message", True):
+                    self.schedule("conversation.guardrail.triggered", properties, at, inference_id)
+                if rule.get("callback_url"):
+                    self._notify(
+                        rule["callback_url"], "conversation.guardrail.triggered", properties, at
+                    )
+                return speech.GUARDRAIL_REPLY
+        for tool in behaviour.get("tools") or []:
+            if speech.tool_wanted(tool, text):
+                call_id = "call_" + uuid.uuid4().hex[:16]
+                arguments = json.dumps(speech.tool_arguments(tool, text))
+                properties = {"name": tool["name"], "arguments": arguments, "tool_call_id": call_id}
+                self.schedule("conversation.tool_call", properties, at, inference_id)
+                calls = {**(behaviour.get("tool_calls") or {}), call_id: tool["name"]}
+                self.behaviour = {**behaviour, "tool_calls": calls}
+                return speech.TOOL_FILLER
+        active = behaviour.get("active") or []
+        if active and behaviour.get("awaiting") is None:
+            objective = self._objective(active[0])
+            if objective and objective.get("confirmation_mode") == "manual":
+                outputs = {var: text for var in objective.get("output_variables") or []}
+                properties = {"objective_name": active[0], "output_variables": outputs}
+                self.schedule("conversation.objective.pending", properties, at, inference_id)
+                self.behaviour = {**behaviour, "awaiting": active[0], "pending_outputs": outputs}
+            else:
+                self.complete_objective(active[0], text, at, inference_id)
+        return None
+
+    def confirm_objective(self, name: str, now: datetime) -> bool:
+        """conversation.objective.confirm for an objective in manual confirmation mode."""
+        if (self.behaviour or {}).get("awaiting") != name:
+            return False
+        done = self.complete_objective(name, "", now, uuid.uuid4().hex)
+        self.save()
+        return done
+
+    def tool_result(self, call_id: str, output, status: str, now: datetime) -> bool:
+        """conversation.tool_result: the replica says the answer (a result nobody asked for,
+        or one already given, is ignored, as Tavus drops it)."""
+        calls = dict((self.behaviour or {}).get("tool_calls") or {})
+        if call_id not in calls:
+            return False
+        calls.pop(call_id)
+        self.behaviour = {**self.behaviour, "tool_calls": calls}
+        if status == "error":
+            text = speech.TOOL_FAILED
+        else:
+            text = output if isinstance(output, str) else json.dumps(output)
+        self.echo(text[:2000] or speech.TOOL_FAILED, now)
         return True
 
     def user_says(self, text: str, now: datetime) -> str:
@@ -422,8 +549,9 @@ class Conversation(models.Model):
         for event_type, properties, offset in speech.user_speech(text):
             self.schedule(event_type, properties, start + timedelta(seconds=offset), inference_id)
         self.transcript = [*self.transcript, {"role": "user", "content": text}]
-        reply = speech.reply(self, text)
         reply_start = start + timedelta(seconds=speech.REPLY_DELAY)
+        reply = self._behave(text, reply_start, inference_id)
+        reply = reply or speech.reply(self, text, self.knowledge_documents())
         self._say_as_replica(reply, reply_start, inference_id, interruptible=True)
         self.save()
         return inference_id
@@ -435,6 +563,19 @@ class Conversation(models.Model):
         self._say_as_replica(text, self._next_start(now), inference_id, interruptible=True)
         self.save()
         return inference_id
+
+    def knowledge_documents(self) -> list[tuple[str, str]]:
+        """(name, text) of every ready document this conversation may use, oldest first."""
+        ids = set(self.knowledge.get("document_ids") or [])
+        tags = set(self.knowledge.get("document_tags") or [])
+        if not ids and not tags:
+            return []
+        ready = Document.objects.filter(status=Document.READY).order_by("created_at")
+        return [
+            (doc.document_name, doc.text)
+            for doc in ready
+            if doc.document_id in ids or tags & set(doc.tags or [])
+        ]
 
     def is_speaking(self, now: datetime) -> bool:
         return bool(self.busy_until and self.busy_until > now)
@@ -608,3 +749,254 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.body.get('event_type')} → {self.url}"
+
+
+class DocumentQuerySet(models.QuerySet):
+    def due(self, now: datetime):
+        return self.filter(next_step_at__lte=now)
+
+
+class Document(models.Model):
+    """A knowledge-base document (shared/tavus-api-2.md §1): read for real, a step at a time.
+
+    started (or recrawling) → processing: the sandbox downloads and reads `document_url`;
+    processing → ready, or error with `error_message`. Each step waits
+    SANDBOX_DOCUMENT_STEP_SECONDS and sends the document, as GET shows it, to `callback_url`
+    (the callback's shape is UNCONFIRMED; the full object is the sandbox's choice).
+    """
+
+    STARTED, PROCESSING, READY, ERROR, RECRAWLING = (
+        "started",
+        "processing",
+        "ready",
+        "error",
+        "recrawling",
+    )
+
+    document_id = models.CharField(primary_key=True, max_length=40)
+    document_name = models.CharField(max_length=300)
+    document_url = models.TextField()
+    status = models.CharField(max_length=20, default=STARTED)
+    error_message = models.TextField(blank=True)
+    callback_url = models.CharField(max_length=2048, blank=True)
+    tags = models.JSONField(default=list)
+    crawl = models.JSONField(null=True)  # {"depth", "max_pages"} for websites
+    crawled_urls = models.JSONField(default=list)
+    last_crawled_at = models.DateTimeField(null=True)
+    crawl_count = models.PositiveIntegerField(default=0)
+    recrawl_requested_at = models.DateTimeField(null=True)  # the hour's cooldown counts from it
+    properties = models.JSONField(default=dict)
+    text = models.TextField(blank=True)  # what was read, for the replica's lookups
+    read_error = models.TextField(blank=True)  # reported when processing ends
+    next_step_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "document_id"]
+
+    def __str__(self) -> str:
+        return f"{self.document_name} ({self.document_id})"
+
+    def as_api(self) -> dict:
+        data = {
+            "document_id": self.document_id,
+            "document_name": self.document_name,
+            "document_url": self.document_url,
+            "status": self.status,
+            "progress": None,
+            "error_message": self.error_message or None,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "callback_url": self.callback_url,
+            "tags": self.tags,
+            "properties": self.properties,
+        }
+        if self.crawl:
+            data.update(
+                crawl_config=self.crawl,
+                crawled_urls=self.crawled_urls,
+                last_crawled_at=iso(self.last_crawled_at),
+                crawl_count=self.crawl_count,
+            )
+        return data
+
+    def _step_delay(self) -> timedelta:
+        return timedelta(seconds=settings.SANDBOX_DOCUMENT_STEP_SECONDS)
+
+    def _notify(self) -> None:
+        if self.callback_url:
+            # The outbox orders deliveries per key: the document id keeps its statuses in order.
+            WebhookDelivery.objects.create(
+                conversation_id=self.document_id, url=self.callback_url, body=self.as_api()
+            )
+
+    def start(self, now: datetime, status: str) -> None:
+        """Begin (or, with RECRAWLING, begin again) reading the document."""
+        self.status = status
+        self.error_message = ""
+        self.next_step_at = now + self._step_delay()
+        self.save()
+        self._notify()
+
+    def advance(self, now: datetime) -> None:
+        """Take the step that is due. Called by the ticker, never inside a request."""
+        if self.status in (self.STARTED, self.RECRAWLING):
+            # Claim the step first, so a second process never reads the same document twice.
+            claimed = Document.objects.filter(
+                pk=self.pk, status=self.status, next_step_at=self.next_step_at
+            ).update(status=self.PROCESSING, next_step_at=None)
+            if not claimed:
+                return
+            self.status = self.PROCESSING
+            self._notify()
+            from studio.sandbox import reading
+
+            try:
+                result = reading.read(self.document_url, self.crawl)
+                self.read_error = ""
+                self.text, urls = result.text, result.urls
+            except reading.ReadError as error:
+                self.read_error, urls = str(error), []
+            if self.crawl and not self.read_error:
+                self.crawled_urls = urls
+            self.next_step_at = now + self._step_delay()
+            self.save()
+        elif self.status == self.PROCESSING:
+            if self.read_error:
+                self.status, self.error_message = self.ERROR, self.read_error
+            else:
+                self.status = self.READY
+                if self.crawl:
+                    self.last_crawled_at = now
+                    self.crawl_count += 1
+            self.next_step_at = None
+            self.save()
+            self._notify()
+        else:
+            self.next_step_at = None
+            self.save(update_fields=["next_step_at"])
+
+
+class Objectives(models.Model):
+    """One objectives set (shared/tavus-api-2.md §2): items forming a workflow graph."""
+
+    objectives_id = models.CharField(primary_key=True, max_length=40)
+    objective_name = models.CharField(max_length=300, default="New Objectives")
+    items = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "objectives_id"]
+
+    def __str__(self) -> str:
+        return self.objectives_id
+
+    def document(self) -> dict:
+        """What GET shows inside "data" (and what a JSON Patch works on)."""
+        return {
+            "objective_name": self.objective_name,
+            "status": "active",
+            "data": self.items,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class GuardrailSet(models.Model):
+    """A legacy guardrails set (§3.2); its items are individual Guardrails too."""
+
+    guardrails_id = models.CharField(primary_key=True, max_length=40)
+    guardrails_name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "guardrails_id"]
+
+    def __str__(self) -> str:
+        return self.guardrails_id
+
+    def document(self) -> dict:
+        items = [g.item() for g in self.guardrails.order_by("position", "created_at")]
+        return {
+            "guardrails_name": self.guardrails_name,
+            "status": "active",
+            "data": items,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class Guardrail(models.Model):
+    """An individual guardrail (§3.1). Its id is served as `uuid`, as Tavus's example shows."""
+
+    guardrail_id = models.CharField(primary_key=True, max_length=40)
+    guardrail_name = models.CharField(max_length=100)
+    guardrail_prompt = models.TextField()
+    modality = models.CharField(max_length=10, default="verbal")
+    callback_url = models.CharField(max_length=2048, blank=True)
+    tags = models.JSONField(default=list)
+    app_message = models.BooleanField(default=True)
+    guardrail_set = models.ForeignKey(
+        GuardrailSet, on_delete=models.CASCADE, null=True, related_name="guardrails"
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "guardrail_id"]
+
+    def __str__(self) -> str:
+        return self.guardrail_name
+
+    def item(self) -> dict:
+        return {
+            "guardrail_name": self.guardrail_name,
+            "guardrail_prompt": self.guardrail_prompt,
+            "modality": self.modality,
+            "callback_url": self.callback_url,
+        }
+
+    def as_api(self) -> dict:
+        return {
+            "uuid": self.guardrail_id,
+            **self.item(),
+            "tags": self.tags,
+            "app_message": self.app_message,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class Tool(models.Model):
+    """A registry tool (tavus-api-2.md §6.2): what a persona may call, or a post-call action."""
+
+    tool_id = models.CharField(primary_key=True, max_length=40)
+    name = models.CharField(max_length=64, unique=True)
+    definition = models.JSONField(default=dict)  # every field as the API shows it, but the id
+    persona_ids = models.JSONField(default=list)  # personas (PALs) it is attached to
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "tool_id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_api(self) -> dict:
+        # The docs' example shows these timestamps without a zone marker.
+        stamp = "%Y-%m-%dT%H:%M:%S"
+        return {
+            "tool_id": self.tool_id,
+            **self.definition,
+            "owner_id": 1,
+            "is_system_tool": False,
+            "created_at": self.created_at.astimezone(UTC).strftime(stamp),
+            "updated_at": self.updated_at.astimezone(UTC).strftime(stamp),
+        }

@@ -338,6 +338,19 @@ def command(request: HttpRequest, conversation_id: str) -> HttpResponse:
             conversation.set_context(context, append=True)
         elif event_type == "conversation.overwrite_llm_context" and context:
             conversation.set_context(context, append=False)
+        elif event_type == "conversation.tool_result" and joined:
+            result = conversation.tool_result(
+                _text(properties.get("tool_call_id"), 100),
+                properties.get("output", ""),
+                properties.get("status", "success"),
+                now,
+            )
+            if not result:
+                return _room_state(conversation, ignored=True)
+        elif event_type == "conversation.objective.confirm":
+            name = _text(properties.get("objective_name"), 200)
+            if not conversation.confirm_objective(name, now):
+                return _room_state(conversation, ignored=True)
         else:
             # Tavus ignores what it can't act on (sensitivity, tool results, an echo before the
             # replica joined...); so do we, but say so for whoever is debugging.

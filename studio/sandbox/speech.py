@@ -26,8 +26,19 @@ def default_greeting(conversation) -> str:
     return f"Hi, I'm {conversation.replica_name}. What would you like to talk about?"
 
 
-def reply(conversation, text: str) -> str:
-    """The replica's answer to `text`: names the persona and the latest context, if any."""
+def reply(conversation, text: str, documents: list[tuple[str, str]] | None = None) -> str:
+    """The replica's answer to `text`: from the knowledge base when a ready document has a
+    matching sentence, else naming the persona and the latest context, if any."""
+    if documents:
+        from studio.sandbox.reading import lookup
+
+        # "quality" reads further than "speed"/"balanced": it gives the two best sentences.
+        strategy = conversation.knowledge.get("document_retrieval_strategy") or "balanced"
+        found = lookup(text, documents, best=2 if strategy == "quality" else 1)
+        if found:
+            name = found[0][0]
+            said = " ".join(_short(sentence, 300) for _, sentence in found)
+            return f"According to “{name}”: {said}"
     quote = _short(text)
     stop = "" if quote.endswith((".", "?", "!", "…")) else "."
     answer = f"{conversation.speaker_name} here. You said: “{quote}”{stop}"
@@ -91,3 +102,63 @@ def perception_analysis(conversation) -> str:
         "- Engagement: attentive throughout; no signs of distress or confusion.\n"
         "- Environment: no other people or screens were visible."
     )
+
+
+# --- Objectives, guardrails and tools (tavus-api-2.md §2, §3, §6) ----------------------------
+# Tavus decides these with an LLM; the sandbox uses plain keyword rules, so a test or a demo
+# knows what will happen: a guardrail fires when the person uses one of the words it names, a
+# tool is called when the person names what it is for, and any answer completes the objective
+# being worked on.
+
+GUARDRAIL_REPLY = "I'm sorry, that's something I can't discuss. Can I help with anything else?"
+TOOL_FILLER = "One moment while I check that for you."
+TOOL_FAILED = "Sorry, I couldn't get that information right now."
+# Words that say what to do rather than what about; they never trigger anything by themselves.
+_RULE_TEXT = """never always discuss discussing talk talking mention mentioning avoid share
+    sharing give provide allow allowed must don't dont topic topics user users replica respond
+    answer answers question questions information anything things thing about anyone someone
+    people person get set fetch find look lookup check list create update delete make send"""
+_RULE_WORDS = frozenset(_RULE_TEXT.split())
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+
+
+def _topic_words(text: str) -> set[str]:
+    from studio.sandbox.reading import keywords
+
+    return {_stem(w) for w in keywords(text.replace("_", " ")) if w not in _RULE_WORDS}
+
+
+def guardrail_hit(prompt: str, text: str) -> bool:
+    return bool(_topic_words(prompt) & _topic_words(text))
+
+
+def tool_wanted(tool: dict, text: str) -> bool:
+    return bool(_topic_words(tool.get("name", "")) & _topic_words(text))
+
+
+def tool_arguments(tool: dict, text: str) -> dict:
+    """Every text parameter gets what the person said (the sandbox has no LLM to pick it out)."""
+    parameters = tool.get("parameters") if isinstance(tool.get("parameters"), dict) else {}
+    properties = (
+        parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
+    )
+    return {
+        name: _short(text, 200)
+        for name, schema in properties.items()
+        if isinstance(schema, dict) and schema.get("type", "string") == "string"
+    }
+
+
+def next_objectives(objective: dict, text: str) -> list[str]:
+    """What follows a completed objective: every required one, plus the conditional one whose
+    condition shares most words with the answer (the first if none does)."""
+    following = list(objective.get("next_required_objectives") or [])
+    conditional = objective.get("next_conditional_objectives") or {}
+    if conditional:
+        said = _topic_words(text)
+        best = max(conditional, key=lambda name: len(_topic_words(conditional[name]) & said))
+        following.append(best)
+    return following

@@ -157,6 +157,8 @@ def _create_conversation(request: HttpRequest) -> JsonResponse:
         persona_name=persona.persona_name if persona else "",
         system_prompt=_system_prompt(persona, replica),
         perception_model=persona.perception_model if persona else "",
+        knowledge=_knowledge(persona, data),
+        behaviour=_behaviour(persona),
         test_mode=test_mode,
         require_auth=bool(data.get("require_auth")),
         max_participants=data.get("max_participants"),
@@ -197,6 +199,17 @@ def _create_conversation(request: HttpRequest) -> JsonResponse:
     if conversation.require_auth:
         body["meeting_token"] = conversation.meeting_token
     return JsonResponse(body)
+
+
+def _knowledge(persona: Persona | None, data: dict) -> dict:
+    """The documents a conversation may use: its own and its persona's (ids and tags)."""
+    document = persona.document if persona else {}
+    combined = {}
+    for key in ("document_ids", "document_tags"):
+        values = [*(document.get(key) or []), *(data.get(key) or [])]
+        combined[key] = list(dict.fromkeys(values))
+    combined["document_retrieval_strategy"] = data.get("document_retrieval_strategy") or "balanced"
+    return combined
 
 
 def _system_prompt(persona: Persona | None, replica: Replica) -> str:
@@ -246,10 +259,74 @@ def _persona_body(request: HttpRequest, persona: Persona) -> dict:
     return data
 
 
+def _check_behaviour(document: dict) -> None:
+    """Objectives and guardrails a persona names must exist (tavus-api-2.md §2.3, §3.1)."""
+    from studio.sandbox.models import Guardrail, GuardrailSet, Objectives
+
+    objectives_id = document.get("objectives_id")
+    if objectives_id not in (None, "") and (
+        not isinstance(objectives_id, str)
+        or not Objectives.objects.filter(pk=objectives_id).exists()
+    ):
+        raise invalid("Invalid objectives_id")
+    ids = document.get("guardrail_ids")
+    if ids is not None:
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 50:
+            raise invalid("Invalid guardrail_ids: a list of at most 50 guardrail ids.")
+        if Guardrail.objects.filter(pk__in=ids).count() != len(set(ids)):
+            raise invalid("Invalid guardrail_ids")
+    tags = document.get("guardrail_tags")
+    if tags is not None and (
+        not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+    ):
+        raise invalid("Invalid guardrail_tags: must be a list of strings.")
+    set_id = document.get("guardrails_id")
+    if set_id not in (None, "") and not GuardrailSet.objects.filter(pk=set_id).exists():
+        raise invalid("Invalid guardrails_id")
+
+
+def _behaviour(persona: Persona | None) -> dict:
+    """The persona's objectives, guardrails and inline tools, frozen for this conversation."""
+    from studio.sandbox.models import Guardrail, Objectives
+
+    if persona is None:
+        return {}
+    document = persona.document
+    objectives = Objectives.objects.filter(pk=document.get("objectives_id") or "").first()
+    tags = set(document.get("guardrail_tags") or [])
+    chosen = [
+        g
+        for g in Guardrail.objects.all()
+        if g.guardrail_id in (document.get("guardrail_ids") or [])
+        or (tags & set(g.tags))
+        or (document.get("guardrails_id") and g.guardrail_set_id == document["guardrails_id"])
+    ]
+    layers = document.get("layers") if isinstance(document.get("layers"), dict) else {}
+    llm = layers.get("llm") if isinstance(layers.get("llm"), dict) else {}
+    tools = [
+        t["function"]
+        for t in llm.get("tools") or []
+        if isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name")
+    ]
+    # Registry tools attached to the persona, called during the call by the LLM.
+    from studio.sandbox.models import Tool
+
+    for tool in Tool.objects.all():
+        definition = tool.definition
+        if persona.persona_id in tool.persona_ids and definition.get("origin") == "llm":
+            tools.append({k: definition[k] for k in ("name", "description", "parameters")})
+    return {
+        "objectives": objectives.items if objectives else [],
+        "guardrails": [{**g.item(), "app_message": g.app_message} for g in chosen],
+        "tools": tools,
+    }
+
+
 def _save_document(persona: Persona, document: dict) -> None:
     replica_id = document.get("default_replica_id")
     if replica_id:
         _get_replica(replica_id)
+    _check_behaviour(document)
     persona.persona_name = document.pop("persona_name", None) or ""
     persona.document = document
 

@@ -64,7 +64,8 @@ def deliver_due() -> int:
         error = _send(delivery)
         delivery.attempts += 1
         delivery.claimed_until = None
-        event_type = delivery.body.get("event_type")
+        # Document callbacks are the document itself, named here by its status.
+        event_type = delivery.body.get("event_type") or delivery.body.get("status")
         if not error:
             delivery.delivered_at = timezone.now()
             delivered += 1

@@ -100,6 +100,10 @@ KNOWN_ROOM_EVENTS = frozenset(
         "conversation.left",
         "conversation.objective.activated",
         "conversation.objective.completed",
+        "conversation.objective.pending",
+        # Tavus's app-message name for a triggered guardrail is UNCONFIRMED (tavus-api-2.md
+        # §3.3); this is the one the sandbox sends.
+        "conversation.guardrail.triggered",
         "system.replica_joined",
         "system.pal_joined",
     }
@@ -116,6 +120,24 @@ _ROLE_FROM_TYPE = {
 ROLE_ALIASES = {"pal": "replica"}
 
 
+OBJECTIVE_EVENTS = frozenset(
+    {
+        "conversation.objective.activated",
+        "conversation.objective.completed",
+        "conversation.objective.pending",
+    }
+)
+GUARDRAIL_TRIGGERED = "conversation.guardrail.triggered"
+TOOL_CALL = "conversation.tool_call"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict  # Tavus sends a JSON string; read here into an object
+    tool_call_id: str | None
+
+
 @dataclass(frozen=True)
 class RoomEvent:
     conversation_id: str
@@ -130,6 +152,63 @@ class RoomEvent:
     properties: dict
     dedupe_key: str
     raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def objective_name(self) -> str | None:
+        """For objective events: which objective (activated, completed or awaiting a yes)."""
+        return (
+            self.properties.get("objective_name") if self.event_type in OBJECTIVE_EVENTS else None
+        )
+
+    @property
+    def output_variables(self) -> dict:
+        return self.properties.get("output_variables") or {}
+
+    @property
+    def guardrail_name(self) -> str | None:
+        return (
+            self.properties.get("guardrail_name")
+            if self.event_type == GUARDRAIL_TRIGGERED
+            else None
+        )
+
+    @property
+    def tool_call(self) -> ToolCall | None:
+        if self.event_type != TOOL_CALL:
+            return None
+        return ToolCall(
+            name=self.properties["name"],
+            arguments=_tool_arguments(self.properties.get("arguments")),
+            tool_call_id=self.properties.get("tool_call_id"),
+        )
+
+
+def _tool_arguments(value: Any) -> dict:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise EventError("arguments is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise EventError("arguments must be a JSON object")
+    return value
+
+
+def _check_behaviour(event_type: str, properties: dict) -> None:
+    """Objective, guardrail and tool-call events must carry what makes them useful."""
+    if event_type in OBJECTIVE_EVENTS:
+        _required_text(properties, "objective_name")
+        outputs = properties.get("output_variables")
+        if outputs is not None and not isinstance(outputs, dict):
+            raise EventError("output_variables must be an object")
+    elif event_type == GUARDRAIL_TRIGGERED:
+        _required_text(properties, "guardrail_name")
+    elif event_type == TOOL_CALL:
+        _required_text(properties, "name")
+        _tool_arguments(properties.get("arguments"))
+        _optional_text(properties, "tool_call_id")
 
 
 def parse_room_event(data: Any, conversation_id: str | None = None) -> RoomEvent:
@@ -162,6 +241,7 @@ def parse_room_event(data: Any, conversation_id: str | None = None) -> RoomEvent
         raise EventError("missing conversation_id")
 
     properties = _normalise_properties(_properties(data))
+    _check_behaviour(event_type, properties)
     role = _optional_text(properties, "role") or _ROLE_FROM_TYPE.get(event_type)
     role = ROLE_ALIASES.get(role, role) if role else None
     if role:
@@ -216,6 +296,8 @@ INTERACTIONS: dict[str, tuple[str, ...]] = {
     "conversation.append_llm_context": ("context",),
     "conversation.sensitivity": (),
     "conversation.tool_result": ("tool_call_id",),
+    # Manual confirmation of an objective; payload UNCONFIRMED (tavus-api-2.md §2.2).
+    "conversation.objective.confirm": ("objective_name",),
 }
 
 
@@ -323,3 +405,52 @@ def _timestamp(data: dict) -> datetime | None:
 def _digest(properties: dict) -> str:
     text = json.dumps(properties, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- Knowledge-base document callbacks (tavus-api-2.md §1.2, §1.3) ------------------------------
+
+DOCUMENT_STATUSES = frozenset({"started", "processing", "ready", "error", "recrawling"})
+
+
+@dataclass(frozen=True)
+class DocumentStatus:
+    document_id: str
+    status: str
+    error_message: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ready", "error")
+
+
+def parse_document_callback(data: Any) -> DocumentStatus:
+    """A document's status callback. Its shape is UNCONFIRMED, so every plausible one is read:
+    the document object itself (what GET returns), the same wrapped in `data`, or an envelope
+    carrying it in `properties` (as conversation webhooks do). The id may be `document_id`,
+    `uuid` or `id`."""
+    data = _decode(data)
+    body = data
+    for key in ("properties", "data"):
+        if isinstance(data.get(key), dict):
+            body = {**data, **data[key]}
+            break
+    document_id = next(
+        (
+            body[k]
+            for k in ("document_id", "uuid", "id")
+            if isinstance(body.get(k), str) and body[k]
+        ),
+        None,
+    )
+    if document_id is None:
+        raise EventError("missing document_id")
+    status = _required_text(body, "status").strip().lower()
+    if status not in DOCUMENT_STATUSES:
+        raise EventError(f"unknown document status {status!r}")
+    return DocumentStatus(
+        document_id=document_id,
+        status=status,
+        error_message=_optional_text(body, "error_message") or "",
+        raw=data,
+    )

@@ -45,3 +45,12 @@ def launch_from_ui(page, base_url, preset_name):
     page.get_by_role("button", name="Launch conversation").click()
     expect(page).to_have_url(re.compile(r"/conversations/\d+/$"))
     expect(page.locator("#live[data-socket=open]")).to_be_attached()
+
+
+def steer(page, url, text, action="echo"):
+    """A supervisor opens the conversation's live page and sends a steering command."""
+    page.goto(url)
+    expect(page.locator("#live[data-socket=open]")).to_be_attached()
+    page.get_by_label("What should happen").select_option(action)
+    page.get_by_label("Words or context").fill(text)
+    page.get_by_role("button", name="Send to the room").click()

@@ -3,7 +3,7 @@ import re
 from playwright.sync_api import expect
 
 from studio.conversations.models import Conversation
-from tests.browser.conftest import launch_from_ui
+from tests.browser.conftest import launch_from_ui, steer
 
 
 def say(page, text):
@@ -68,11 +68,8 @@ def test_a_supervisor_makes_the_replica_say_something(
     expect(host.locator("#captions")).to_contain_text("Shall we practise")
 
     boss = login_as(supervisor)
-    boss.goto(f"{studio_server.url}/conversations/{conversation.pk}/")
-    expect(boss.locator("#live[data-socket=open]")).to_be_attached()
-    boss.get_by_label("What should happen").select_option("echo")
-    boss.get_by_label("Words or context").fill("Let's look at pricing next.")
-    boss.get_by_role("button", name="Send to the room").click()
+    steer(boss, f"{studio_server.url}/conversations/{conversation.pk}/",
+          "Let's look at pricing next.")
     expect(boss.locator("#steer")).to_contain_text("Sent.")
     # The sandbox room speaks it and the caption comes back to everyone.
     expect(host.frame_locator("#room-frame").locator("body")).to_contain_text(

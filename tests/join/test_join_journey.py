@@ -1,12 +1,11 @@
 """The participant's join page in real Chromium, with fake camera and microphone, on the sandbox."""
 
 import re
-import time
 
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
 
-from studio.conversations.models import Conversation, Event
+from studio.conversations.models import Conversation
 from tests.browser.conftest import launch_from_ui
 from tests.join.conftest import MAGENTA, joinable, picture
 
@@ -175,44 +174,3 @@ def test_blocked_camera_and_microphone_get_plain_help(studio_server, operator, b
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
     expect(page.get_by_role("button", name="Join")).to_be_enabled()
     context.close()
-
-
-def test_in_a_real_room_the_page_reports_presence_itself(
-    studio_server, operator, login_as, stock_preset, browser, settings
-):
-    stock_preset(name="Daily path", conversation_name="Daily path")
-    host = login_as(operator)
-    launch_from_ui(host, studio_server.url, "Daily path")
-    conversation = Conversation.objects.get()
-    host.goto(studio_server.url + "/live/")  # the launcher's page leaves the room
-    # The page's real-Tavus code (daily-js's call object), with the sandbox's shim served as
-    # "daily-js": what differs is only who reports people joining and leaving.
-    settings.TAVUS_MODE = "tavus"
-    settings.DAILY_JS_URL = studio_server.url + "/static/sandbox/daily-shim.js"
-    settings.DAILY_JS_INTEGRITY = ""
-    person = open_join_page(browser, conversation.join_link())
-    expect(person.locator("#say-form")).to_have_count(0)
-    person.get_by_label("Your name").fill("Robin")
-    person.get_by_role("button", name="Join").click()
-    expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
-
-    def robins(event_type):
-        events = Event.objects.filter(conversation=conversation, event_type=event_type)
-        return [e.payload for e in events if e.payload["properties"].get("name") == "Robin"]
-
-    joined = wait_for(lambda: robins("conversation.joined"))
-    # Exactly once, as the page reported it (the room's own twin is not relayed).
-    assert [e["inference_id"][:5] for e in joined] == ["join-"]
-
-    person.get_by_role("button", name="Leave").click()
-    left = wait_for(lambda: robins("conversation.left"))
-    assert [e["inference_id"][:5] for e in left] == ["left-"]
-    person.context.close()
-
-
-def wait_for(check, seconds=10):
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return found

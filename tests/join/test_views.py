@@ -101,19 +101,19 @@ def test_sandbox_mode_loads_the_shim_not_daily(client, operator, settings):
     response = client.get(f"/join/{conversation.join_token}/")
     html = response.content.decode()
     assert "sandbox/daily-shim.js" in html
-    assert settings.DAILY_JS_URL not in html
+    assert "daily-js" not in html
     assert 'id="say-form"' in html and "Type what you would say" in html
     assert config_of(response)["mode"] == "sandbox"
 
 
-def test_real_mode_loads_pinned_daily_js_with_its_hash(client, operator, settings):
+def test_real_mode_loads_daily_js_from_the_studio_itself(client, operator, settings):
     settings.TAVUS_MODE = "tavus"
-    settings.DAILY_JS_INTEGRITY = "sha384-abc123"
     conversation = joinable(operator)
     response = client.get(f"/join/{conversation.join_token}/")
     html = response.content.decode()
-    assert f'src="{settings.DAILY_JS_URL}" integrity="sha384-abc123"' in html
+    assert 'src="/static/vendor/daily-js/daily.js"' in html
     assert "daily-shim.js" not in html and 'id="say-form"' not in html
+    assert "unpkg" not in html
     assert config_of(response)["mode"] == "daily"
 
 
@@ -122,13 +122,15 @@ def test_real_mode_lets_daily_load_its_call_machine_and_nothing_more(client, ope
     conversation = joinable(operator)
     csp = client.get(f"/join/{conversation.join_token}/")["Content-Security-Policy"]
     script_src = re.search(r"script-src ([^;]+)", csp).group(1).split()
-    assert "https://*.daily.co" in script_src and "'unsafe-eval'" not in script_src
+    assert "https://c.daily.co" in script_src and "'unsafe-eval'" not in script_src
+    assert "https://*.daily.co" not in script_src and "https://unpkg.com" not in script_src
     assert "'unsafe-inline'" not in script_src
     assert "worker-src 'self' blob:" in csp
+    assert "frame-src 'self';" in csp  # a call object frames nothing
     # The sandbox page needs none of it.
     settings.TAVUS_MODE = "sandbox"
     csp = client.get(f"/join/{conversation.join_token}/")["Content-Security-Policy"]
-    assert "daily.co" not in re.search(r"script-src ([^;]+)", csp).group(1)
+    assert "daily" not in csp and "sentry" not in csp
 
 
 def test_scripts_are_external_with_the_csp_nonce(client, operator):

@@ -49,14 +49,14 @@ def test_only_changed_fields_are_sent_with_replace_for_existing_paths():
         persona_name="Coach 2",
         system_prompt="New prompt",
         default_replica_id="r2",
-        llm_model="tavus-gpt-4o-mini",
+        llm_model="tavus-gpt-5.2",
         external_voice_id="voice-2",
     )
     assert form.patch_operations(persona) == [
         {"op": "replace", "path": "/persona_name", "value": "Coach 2"},
         {"op": "replace", "path": "/system_prompt", "value": "New prompt"},
         {"op": "replace", "path": "/default_replica_id", "value": "r2"},
-        {"op": "replace", "path": "/layers/llm/model", "value": "tavus-gpt-4o-mini"},
+        {"op": "replace", "path": "/layers/llm/model", "value": "tavus-gpt-5.2"},
         {"op": "replace", "path": "/layers/tts/external_voice_id", "value": "voice-2"},
     ]
 
@@ -84,12 +84,15 @@ def test_a_layer_that_does_not_exist_is_added_whole():
 def test_without_any_layers_the_layers_object_is_added():
     make_replica("r1", "Anna")
     persona = make_persona("p1", "Bare", raw={"persona_name": "Bare", "system_prompt": "Hi"})
-    form = bound(persona, llm_model="tavus-llama-4", perception_model="off")
+    form = bound(persona, llm_model="tavus-gemini-3-flash", perception_model="off")
     assert form.patch_operations(persona) == [
         {
             "op": "add",
             "path": "/layers",
-            "value": {"llm": {"model": "tavus-llama-4"}, "perception": {"perception_model": "off"}},
+            "value": {
+                "llm": {"model": "tavus-gemini-3-flash"},
+                "perception": {"perception_model": "off"},
+            },
         }
     ]
 
@@ -114,9 +117,9 @@ def test_a_top_level_field_tavus_never_had_is_added():
 
 def test_changed_fields_keep_layer_settings_the_form_does_not_show():
     persona = persona_with_layers()
-    form = bound(persona, llm_model="tavus-gpt-4o-mini", external_voice_id="")
+    form = bound(persona, llm_model="tavus-gpt-5.2", external_voice_id="")
     fields = form.changed_fields()
-    assert fields["layers"]["llm"] == {"model": "tavus-gpt-4o-mini", "speculative_inference": True}
+    assert fields["layers"]["llm"] == {"model": "tavus-gpt-5.2", "speculative_inference": True}
     assert fields["layers"]["tts"] == {"tts_engine": "cartesia"}
     assert fields["layers"]["perception"]["ambient_awareness_queries"] == ["Is it dark?"]
     assert fields["raw"]["layers"] == fields["layers"]
@@ -130,7 +133,7 @@ def test_create_body_has_only_what_is_set_and_keeps_the_source_layers():
             "pipeline_mode": "full",
             "system_prompt": "Teach.",
             "default_replica_id": "r1",
-            "llm_model": "tavus-gpt-4o",
+            "llm_model": "tavus-gpt-oss",
         }
     )
     assert form.is_valid(), form.errors
@@ -139,10 +142,10 @@ def test_create_body_has_only_what_is_set_and_keeps_the_source_layers():
         "system_prompt": "Teach.",
         "pipeline_mode": "full",
         "default_replica_id": "r1",
-        "layers": {"llm": {"model": "tavus-gpt-4o"}},
+        "layers": {"llm": {"model": "tavus-gpt-oss"}},
     }
     body = form.create_body({"perception": {"perception_model": "raven-0", "x": 1}})
-    assert body["layers"] == {"llm": {"model": "tavus-gpt-4o"}, "perception": {"x": 1}}
+    assert body["layers"] == {"llm": {"model": "tavus-gpt-oss"}, "perception": {"x": 1}}
 
 
 @pytest.mark.parametrize(
@@ -193,7 +196,41 @@ def test_keeping_a_face_that_has_vanished_is_refused():
 def test_a_model_set_outside_the_studio_stays_selectable():
     persona = make_persona("p1", layers={"llm": {"model": "my-own-llm"}})
     form = PersonaForm(initial=PersonaForm.initial_from(persona), persona=persona)
-    assert ("my-own-llm", "my-own-llm (current)") in form.fields["llm_model"].choices
+    assert ("my-own-llm", "my-own-llm (not in Tavus's list: your own or a newer value)") in (
+        form.fields["llm_model"].choices
+    )
+
+
+def test_only_current_values_are_offered_for_a_new_persona():
+    form = PersonaForm()
+    offered = {
+        name: {value for value, _ in form.fields[name].choices}
+        for name in ("llm_model", "stt_engine", "perception_model", "turn_detection_model")
+    }
+    # The stale values the issue names, and the deprecated ones, are not offered...
+    stale = {"tavus-llama-4", "tavus-turbo", "basic", "tavus-gpt-4o", "tavus-advanced"}
+    stale |= {"raven-0", "sparrow-0", "tavus-gpt-4o-mini"}
+    assert not stale & set().union(*offered.values())
+    # ...and today's are.
+    assert {"tavus-gpt-oss", "tavus-gpt-5.2", "tavus-gemini-3-flash"} <= offered["llm_model"]
+    assert {"tavus-auto", "tavus-parakeet", "tavus-soniox", "tavus-whisper"} <= (
+        offered["stt_engine"]
+    )
+    assert "tavus-deepgram-medical" in offered["stt_engine"]
+    assert offered["perception_model"] == {"", "raven-1", "off"}
+    assert "sparrow-1" in offered["turn_detection_model"]
+
+
+def test_a_deprecated_value_stays_selected_labelled_and_is_never_changed():
+    persona = persona_with_layers()  # tavus-gpt-4o, tavus-turbo, raven-0
+    form = bound(persona, persona_name="Coach 2")
+    labels = dict(form.fields["llm_model"].choices)
+    assert labels["tavus-gpt-4o"].startswith("GPT-4o (deprecated:")
+    assert "legacy" in dict(form.fields["perception_model"].choices)["raven-0"]
+    # Saving another change leaves the deprecated values alone.
+    assert form.patch_operations(persona) == [
+        {"op": "replace", "path": "/persona_name", "value": "Coach 2"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -214,3 +251,99 @@ def test_tavus_errors_land_next_to_their_field(field, lands_on):
     form.add_tavus_error(InvalidRequest("Tavus says no.", field=field))
     key = lands_on or "__all__"
     assert form.errors[key] == ["Tavus says no."]
+
+
+def test_documents_and_tags_are_patched_as_top_level_lists():
+    from studio.knowledge.models import Document
+
+    Document.objects.create(document_id="d-1", name="Handbook", status="ready")
+    Document.objects.create(document_id="d-2", name="Prices", status="processing")
+    persona = persona_with_layers()
+    form = bound(persona, document_ids=["d-1", "d-2"], document_tags="clinic")
+    labels = dict(form.fields["document_ids"].choices)
+    assert labels == {"d-1": "Handbook (Ready)", "d-2": "Prices (Reading)"}
+    assert form.patch_operations(persona) == [
+        {"op": "add", "path": "/document_ids", "value": ["d-1", "d-2"]},
+        {"op": "add", "path": "/document_tags", "value": ["clinic"]},
+    ]
+    persona.raw = {**persona.raw, "document_ids": ["d-1"], "document_tags": ["clinic"]}
+    form = bound(persona, document_ids=[], document_tags="")
+    assert form.patch_operations(persona) == [
+        {"op": "remove", "path": "/document_ids"},
+        {"op": "remove", "path": "/document_tags"},
+    ]
+
+
+def test_voice_settings_go_into_the_tts_layer_as_one_object():
+    persona = persona_with_layers()
+    form = bound(
+        persona,
+        tts_engine="elevenlabs",
+        tts_model_name="eleven_multilingual_v2",
+        voice_speed=1.1,
+        voice_stability=0.4,
+    )
+    assert form.patch_operations(persona) == [
+        {"op": "replace", "path": "/layers/tts/tts_engine", "value": "elevenlabs"},
+        {"op": "add", "path": "/layers/tts/tts_model_name", "value": "eleven_multilingual_v2"},
+        {
+            "op": "add",
+            "path": "/layers/tts/voice_settings",
+            "value": {"speed": 1.1, "stability": 0.4},
+        },
+    ]
+    persona.layers = {
+        **persona.layers,
+        "tts": {
+            "tts_engine": "elevenlabs",
+            "voice_settings": {"speed": 1.1, "emotion": ["positivity:high"]},
+        },
+    }
+    initial = PersonaForm.initial_from(persona)
+    assert initial["voice_speed"] == 1.1 and initial["voice_stability"] is None
+    # Keys the form doesn't show (Cartesia's emotion) are kept.
+    form = bound(persona, voice_speed=0.9)
+    assert form.cleaned_data["voice_settings"] == {"emotion": ["positivity:high"], "speed": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"tts_engine": "cartesia", "voice_stability": 0.5}, "voice_stability", "Only ElevenLabs"),
+        ({"tts_engine": "elevenlabs", "voice_speed": 2}, "voice_speed", "from 0.7 to 1.2"),
+        ({"tts_engine": "elevenlabs", "voice_style": 1.5}, "voice_style", "from 0 to 1"),
+        (
+            {"perception_model": "off", "perception_analysis_queries": "Was it dark?"},
+            "perception_analysis_queries",
+            "Only Raven-1",
+        ),
+        (
+            {
+                "perception_model": "raven-1",
+                "perception_analysis_queries": "\n".join(f"Q{n}?" for n in range(21)),
+            },
+            "perception_analysis_queries",
+            "at most 20 questions",
+        ),
+    ],
+)
+def test_voice_and_perception_settings_are_checked(changes, field, message):
+    persona = persona_with_layers()
+    data = {k: v if v is not None else "" for k, v in PersonaForm.initial_from(persona).items()}
+    form = PersonaForm(
+        {**data, **changes}, initial=PersonaForm.initial_from(persona), persona=persona
+    )
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field])
+
+
+def test_perception_analysis_queries_are_a_list_in_the_perception_layer():
+    persona = persona_with_layers(layers={"perception": {"perception_model": "raven-1"}})
+    form = bound(persona, perception_analysis_queries="Did they smile?\n\nWere they alone?\n")
+    assert form.patch_operations(persona) == [
+        {
+            "op": "add",
+            "path": "/layers/perception/perception_analysis_queries",
+            "value": ["Did they smile?", "Were they alone?"],
+        }
+    ]

@@ -49,7 +49,10 @@ def mine(anna):
 def editor_data(persona, **changes):
     from studio.library.forms import PersonaForm
 
-    data = {k: v or "" for k, v in PersonaForm.initial_from(persona).items()}
+    data = {
+        k: v if isinstance(v, list) else v or ""
+        for k, v in PersonaForm.initial_from(persona).items()
+    }
     return {**data, **changes}
 
 
@@ -76,6 +79,32 @@ def test_the_list_shows_the_default_face_and_senses(client, operator, stock):
     client.force_login(operator)
     html = client.get(LIST).content.decode()
     assert "Anna" in html and "raven-0" in html and "tavus-gpt-4o" in html
+
+
+def test_deprecated_settings_are_shown_as_deprecated_on_the_list_and_the_page(
+    client, operator, stock
+):
+    client.force_login(operator)
+    assert "Uses deprecated settings" in client.get(LIST).content.decode()
+    html = client.get(f"/library/personas/{stock.pk}/").content.decode()
+    assert "settings Tavus has moved on from" in html
+    assert "<code>tavus-gpt-4o</code> is deprecated: Tavus recommends GPT-OSS instead." in html
+    assert "<code>raven-0</code> is legacy" in html
+    assert "GPT-4o (deprecated:" in html  # the setting itself, in words
+
+
+def test_a_persona_on_current_settings_shows_no_deprecation(client, operator, anna):
+    persona = make_persona("p-new", "Fresh", layers={"llm": {"model": "tavus-gpt-oss"}})
+    client.force_login(operator)
+    html = client.get(f"/library/personas/{persona.pk}/").content.decode()
+    assert "moved on from" not in html
+    assert "GPT-OSS (hosted by Tavus, recommended)" in html
+
+
+def test_the_editor_names_the_source_and_date_of_its_lists(client, admin_user):
+    client.force_login(admin_user)
+    html = client.get("/library/personas/new/").content.decode()
+    assert "docs.tavus.io, persona layer pages" in html and "checked 2026-05" in html
 
 
 def test_the_list_filters_and_answers_htmx_with_the_region(client, operator, stock, mine):
@@ -373,3 +402,22 @@ def test_a_vanished_persona_cannot_be_edited(client, admin_user, mine):
     client.force_login(admin_user)
     response = client.get(f"{LIST}{mine.pk}/edit/", follow=True)
     assert "no longer at Tavus, so it can" in response.content.decode()
+
+
+def test_the_persona_page_shows_its_knowledge_behaviour_voice_and_queries(client, operator, anna):
+    from studio.knowledge.models import Document, Guardrail, ObjectiveSet
+
+    Document.objects.create(document_id="d-1", name="Handbook", status="processing")
+    ObjectiveSet.objects.create(objectives_id="o1", name="Intake", items=[{}, {}])
+    Guardrail.objects.create(guardrail_id="g1", name="no_competitors", prompt="x", tags=["legal"])
+    layers = {
+        "tts": {"tts_model_name": "sonic-3", "voice_settings": {"speed": 1.1}},
+        "perception": {"perception_analysis_queries": ["Did they smile?"]},
+    }
+    raw = {"document_ids": ["d-1"], "objectives_id": "o1", "guardrail_tags": ["legal"]}
+    persona = make_persona("p-kb", "Desk", layers=layers, raw=raw)
+    client.force_login(operator)
+    html = client.get(f"/library/personas/{persona.pk}/").content.decode()
+    assert 'Handbook</a> <span class="badge badge-warn">Reading</span>' in html
+    assert "Intake</a> (2 steps)" in html and "no_competitors" in html
+    assert "sonic-3; speed 1.1" in html and "“Did they smile?”" in html

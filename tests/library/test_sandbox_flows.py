@@ -30,7 +30,10 @@ def patches(monkeypatch):
 
 
 def edit_data(persona, **changes):
-    data = {k: v or "" for k, v in PersonaForm.initial_from(persona).items()}
+    data = {
+        k: v if isinstance(v, list) else v or ""
+        for k, v in PersonaForm.initial_from(persona).items()
+    }
     return {**data, **changes}
 
 
@@ -61,17 +64,17 @@ def test_create_edit_and_delete_a_persona_at_the_sandbox(sandbox, client, admin_
         client,
         system_prompt="Welcome new staff.",
         default_replica_id="r6ae5b6efc9d",
-        llm_model="tavus-gpt-4o",
+        llm_model="tavus-gpt-oss",
     )
     at_tavus = tavus.get_persona(persona.persona_id)
     assert at_tavus.persona_name == "Onboarding guide" and at_tavus.persona_type == "user"
-    assert at_tavus.layers == {"llm": {"model": "tavus-gpt-4o"}}
+    assert at_tavus.layers == {"llm": {"model": "tavus-gpt-oss"}}
 
     changes = {
         "persona_name": "Onboarding buddy",
         "context": "The office opens at 9.",
         "default_replica_id": "rfe12d8b9597",
-        "llm_model": "tavus-gpt-4o-mini",
+        "llm_model": "tavus-gemini-3-flash",
         "tts_engine": "elevenlabs",
         "external_voice_id": "voice-7",
         "hotwords": "Acme, Anvil",
@@ -86,7 +89,7 @@ def test_create_edit_and_delete_a_persona_at_the_sandbox(sandbox, client, admin_
                 {"op": "replace", "path": "/persona_name", "value": "Onboarding buddy"},
                 {"op": "add", "path": "/context", "value": "The office opens at 9."},
                 {"op": "replace", "path": "/default_replica_id", "value": "rfe12d8b9597"},
-                {"op": "replace", "path": "/layers/llm/model", "value": "tavus-gpt-4o-mini"},
+                {"op": "replace", "path": "/layers/llm/model", "value": "tavus-gemini-3-flash"},
                 {
                     "op": "add",
                     "path": "/layers/tts",
@@ -130,8 +133,10 @@ def test_create_edit_and_delete_a_persona_at_the_sandbox(sandbox, client, admin_
 
     log = AuditEntry.objects.filter(action__startswith="persona").order_by("at")
     assert [(e.action, e.actor) for e in log] == [
-        ("persona created", admin_user), ("persona changed", admin_user),
-        ("persona changed", admin_user), ("persona deleted", admin_user),
+        ("persona created", admin_user),
+        ("persona changed", admin_user),
+        ("persona changed", admin_user),
+        ("persona deleted", admin_user),
     ]
 
 

@@ -38,7 +38,7 @@ def test_sync_create_persona_then_a_recording_preset_and_pin_it(login_as, admin_
         "You greet visitors at the front desk and ask who they are here to see."
     )
     page.locator("label.face-option", has_text="Helen").click()
-    page.get_by_label("Language model (the brain)").select_option("tavus-gpt-4o-mini")
+    page.get_by_label("Language model (the brain)").select_option("tavus-gemini-3-flash")
     page.get_by_label("Words to listen out for").fill("Acme, reception")
     page.screenshot(path="test-artifacts/persona-editor.png", full_page=True)
     page.get_by_role("button", name="Create persona").click()

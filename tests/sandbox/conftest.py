@@ -65,6 +65,8 @@ def _local_callbacks(settings):
     # The receivers these tests run are on 127.0.0.1, beside the sandbox; the studio's own
     # default (only its /hooks/) is tested in test_api_contract.
     settings.SANDBOX_CALLBACK_PREFIXES = ["http://127.0.0.1:"]
+    # Likewise the documents they serve for the knowledge base.
+    settings.SANDBOX_FETCH_PREFIXES = ["http://127.0.0.1:"]
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from studio.tavus.events import (
     KNOWN_ROOM_EVENTS,
     EventError,
     build_interaction,
+    parse_document_callback,
     parse_room_event,
     parse_webhook,
 )
@@ -214,7 +215,11 @@ def test_it_fills_in_the_conversation_id_it_was_given():
 def test_it_knows_every_observable_event_type():
     for event_type in KNOWN_ROOM_EVENTS:
         message_type = "system" if event_type.startswith("system.") else "conversation"
+        # What the objective, guardrail and tool-call events cannot do without.
+        needed = {"objective_name": "o", "guardrail_name": "g", "name": "f"}
+        properties = {**UTTERANCE["properties"], **needed}
         body = {**UTTERANCE, "event_type": event_type, "message_type": message_type}
+        body["properties"] = properties
         assert parse_room_event(body).conversation_id == "c123456"
     assert {
         "conversation.replica.started_speaking",
@@ -305,3 +310,117 @@ def test_it_refuses_an_interaction_it_cannot_build(args, properties, reason):
     with pytest.raises(EventError) as caught:
         build_interaction(*args, **properties)
     assert reason in str(caught.value)
+
+
+# --- Document callbacks --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"document_id": "d1", "status": "ready", "document_name": "Handbook"},
+        {"uuid": "d1", "status": "READY"},
+        {"data": {"document_id": "d1", "status": "ready"}},
+        {"event_type": "document.status", "properties": {"uuid": "d1", "status": "ready"}},
+        '{"id": "d1", "status": "ready"}',
+    ],
+)
+def test_a_document_callback_is_read_in_every_plausible_shape(body):
+    update = parse_document_callback(body)
+    assert (update.document_id, update.status, update.finished) == ("d1", "ready", True)
+
+
+def test_a_failed_document_callback_carries_its_message():
+    update = parse_document_callback(
+        {"document_id": "d1", "status": "error", "error_message": "HTTP 404"}
+    )
+    assert update.finished and update.error_message == "HTTP 404"
+    assert not parse_document_callback({"document_id": "d1", "status": "processing"}).finished
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"status": "ready"}, "missing document_id"),
+        ({"document_id": "d1"}, "missing status"),
+        ({"document_id": "d1", "status": "done"}, "unknown document status"),
+        ("not json", "not valid JSON"),
+    ],
+)
+def test_a_document_callback_that_makes_no_sense_is_refused(body, error):
+    with pytest.raises(EventError, match=error):
+        parse_document_callback(body)
+
+
+# --- Objective, guardrail and tool-call events -----------------------------------------------
+
+
+def _room(event_type, **properties):
+    return {
+        "message_type": "conversation",
+        "event_type": event_type,
+        "conversation_id": "c1",
+        "seq": 7,
+        "properties": properties,
+    }
+
+
+def test_objective_events_name_the_objective_and_its_outputs():
+    event = parse_room_event(
+        _room(
+            "conversation.objective.completed",
+            objective_name="get_name",
+            output_variables={"first_name": "Ann"},
+        )
+    )
+    assert event.objective_name == "get_name"
+    assert event.output_variables == {"first_name": "Ann"}
+    pending = parse_room_event(_room("conversation.objective.pending", objective_name="x"))
+    assert pending.objective_name == "x" and pending.guardrail_name is None
+
+
+def test_a_triggered_guardrail_names_the_rule():
+    event = parse_room_event(
+        _room("conversation.guardrail.triggered", guardrail_name="no_competitors")
+    )
+    assert event.guardrail_name == "no_competitors" and event.tool_call is None
+
+
+def test_a_tool_call_reads_its_json_string_arguments():
+    event = parse_room_event(
+        _room(
+            "conversation.tool_call",
+            name="get_weather",
+            arguments='{"city": "San Francisco"}',
+            tool_call_id="call_1",
+        )
+    )
+    assert event.tool_call.name == "get_weather"
+    assert event.tool_call.arguments == {"city": "San Francisco"}
+    assert event.tool_call.tool_call_id == "call_1"
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        (_room("conversation.objective.completed"), "missing objective_name"),
+        (
+            _room("conversation.objective.completed", objective_name="a", output_variables=[1]),
+            "output_variables must be an object",
+        ),
+        (_room("conversation.guardrail.triggered"), "missing guardrail_name"),
+        (_room("conversation.tool_call", arguments="{}"), "missing name"),
+        (_room("conversation.tool_call", name="f", arguments="{oops"), "not valid JSON"),
+        (_room("conversation.tool_call", name="f", arguments="[1]"), "must be a JSON object"),
+    ],
+)
+def test_behaviour_events_without_what_they_need_are_refused(event, error):
+    with pytest.raises(EventError, match=error):
+        parse_room_event(event)
+
+
+def test_an_objective_can_be_confirmed_by_name():
+    payload = build_interaction("conversation.objective.confirm", "c1", objective_name="x")
+    assert payload["properties"] == {"objective_name": "x"}
+    with pytest.raises(EventError):
+        build_interaction("conversation.objective.confirm", "c1")

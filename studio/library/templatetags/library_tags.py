@@ -15,3 +15,19 @@ def ago(moment: datetime | None) -> str:
     if (timezone.now() - moment).total_seconds() < 60:
         return "just now"
     return f"{timesince(moment, depth=1)} ago"
+
+
+@register.simple_tag
+def layer_value(field: str, value: str, default: str = "Tavus default") -> str:
+    """A persona layer value in words; deprecated ones say so (they are never changed for you)."""
+    from studio.tavus import layers
+
+    return layers.describe(layers.BY_FIELD[field], value) if value else default
+
+
+@register.filter
+def outdated_layer(value: str, field: str):
+    """The layers.Option when `value` of persona field `field` is deprecated or legacy."""
+    from studio.tavus import layers
+
+    return layers.outdated(field, value)

@@ -1,9 +1,12 @@
 // The sandbox's stand-in for daily-js's call object (Daily.createCallObject), so a page written
-// for real Tavus rooms runs unchanged against the sandbox. It implements only what the studio's
-// join page uses: join / leave, participants() with real MediaStreamTracks, on / off events
-// (joined-meeting, participant-joined / -updated / -left, track-started, app-message,
-// left-meeting, error, recording-started), sendAppMessage, setLocalAudio / setLocalVideo,
-// setInputDevicesAsync and startRecording.
+// for real Tavus rooms runs unchanged against the sandbox. It implements what the studio's join
+// page uses (JoinCall in types/pages.d.ts) with daily-js's own signatures, and emits only events
+// daily-js has, in the shapes its index.d.ts gives them; `tsc -p tsconfig.json` checks both
+// against the pinned package (tests/server/test_daily_js.py). Like a real room it turns a
+// join away with a Daily fatal error (an "error" event, then "left-meeting"; join() rejects
+// with the same event object), delivers in-room events as app-messages from the replica's
+// session while the replica is in the room, and ends a call whose conversation ended with
+// "no-room" (Tavus deletes the room).
 //
 // It talks to the sandbox room's own endpoints (session, presence, events, say, command), as the
 // sandbox room page does, and draws the simulated replica into a canvas whose captureStream()
@@ -87,7 +90,7 @@
     try {
       // The replica's voice: silent (the sandbox speaks in captions), but a real track, so
       // the page's audio path runs as it does with Tavus.
-      this.audio = new (window.AudioContext || window.webkitAudioContext)();
+      this.audio = new window.AudioContext();
       this.audioTrack = this.audio.createMediaStreamDestination().stream.getAudioTracks()[0];
     } catch (e) {
       this.audioTrack = null;
@@ -178,427 +181,490 @@
 
   // --- The call object ------------------------------------------------------------------------
 
-  function CallObject(options) {
-    this._options = options || {};
-    this._handlers = {};
-    this._state = "new";
-    this._session = randomId();
-    this._lastSeq = 0;
-    this._lastTurn = 0;
-    this._room = null;
-    this._painter = null;
-    this._replica = null;
-    this._owned = [];  // tracks this shim acquired itself (it stops only those)
-    this._local = {
-      session_id: randomId(),
-      user_id: "",
-      user_name: "",
-      local: true,
-      owner: false,
+  /** A whole participant as daily-js describes one (index.d.ts: DailyParticipant). */
+  function participant(/** @type {Partial<DailyParticipant>} */ fields) {
+    /** @type {DailyParticipant} */
+    const whole = {
       audio: false,
       video: false,
-      tracks: { audio: { state: "off" }, video: { state: "off" } },
-    };
-    var self = this;
-    this._onPageHide = function () { self._goodbye(true); };
-  }
-
-  CallObject.prototype.on = function (name, handler) {
-    (this._handlers[name] = this._handlers[name] || []).push(handler);
-    return this;
-  };
-
-  CallObject.prototype.off = function (name, handler) {
-    var list = this._handlers[name] || [];
-    this._handlers[name] = list.filter(function (h) { return h !== handler; });
-    return this;
-  };
-
-  CallObject.prototype._emit = function (name, event) {
-    event = Object.assign({ action: name }, event || {});
-    (this._handlers[name] || []).slice().forEach(function (handler) {
-      try { handler(event); } catch (e) { window.setTimeout(function () { throw e; }); }
-    });
-  };
-
-  CallObject.prototype.meetingState = function () { return this._state; };
-
-  function copyParticipant(p) {
-    return Object.assign({}, p, {
-      tracks: {
-        audio: Object.assign({}, p.tracks.audio),
-        video: Object.assign({}, p.tracks.video),
-      },
-    });
-  }
-
-  CallObject.prototype.participants = function () {
-    var all = { local: copyParticipant(this._local) };
-    if (this._replica) all[this._replica.session_id] = copyParticipant(this._replica);
-    return all;
-  };
-
-  CallObject.prototype.localAudio = function () { return this._local.audio; };
-  CallObject.prototype.localVideo = function () { return this._local.video; };
-
-  // --- Local tracks -------------------------------------------------------------------------
-
-  CallObject.prototype._setLocalTrack = function (kind, track) {
-    var slot = this._local.tracks[kind];
-    var old = slot.persistentTrack;
-    if (old && old !== track && this._owned.indexOf(old) !== -1) old.stop();
-    if (!track) {
-      this._local.tracks[kind] = { state: "off" };
-      this._local[kind] = false;
-      return;
-    }
-    var on = old ? this._local[kind] : true;  // a replaced device keeps its on / off
-    track.enabled = on;
-    this._local[kind] = on;
-    this._local.tracks[kind] = {
-      state: on ? "playable" : "off",
-      persistentTrack: track,
-      track: on ? track : undefined,
-    };
-  };
-
-  // A source as daily-js takes it: a MediaStreamTrack, a device id, false (none) or
-  // true/undefined (the default device).
-  CallObject.prototype._acquire = function (kind, source) {
-    var self = this;
-    if (source === false || source === null) return Promise.resolve(null);
-    if (source && typeof source === "object" && "kind" in source) return Promise.resolve(source);
-    var constraint = typeof source === "string" ? { deviceId: { exact: source } } : true;
-    var want = {};
-    want[kind] = constraint;
-    return navigator.mediaDevices.getUserMedia(want).then(function (stream) {
-      var track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
-      self._owned.push(track);
-      return track;
-    }).catch(function () { return null; });
-  };
-
-  CallObject.prototype.setLocalAudio = function (on) { this._toggle("audio", on); };
-  CallObject.prototype.setLocalVideo = function (on) { this._toggle("video", on); };
-
-  CallObject.prototype._toggle = function (kind, on) {
-    var slot = this._local.tracks[kind];
-    this._local[kind] = !!on;
-    if (slot.persistentTrack) {
-      slot.persistentTrack.enabled = !!on;
-      slot.state = on ? "playable" : "off";
-      slot.track = on ? slot.persistentTrack : undefined;
-    }
-    this._emit("participant-updated", { participant: copyParticipant(this._local) });
-  };
-
-  CallObject.prototype.setInputDevicesAsync = function (devices) {
-    var self = this;
-    devices = devices || {};
-    var jobs = [];
-    [["audio", "audioSource", "audioDeviceId"], ["video", "videoSource", "videoDeviceId"]]
-      .forEach(function (names) {
-        var source = devices[names[1]] !== undefined ? devices[names[1]] : devices[names[2]];
-        if (source === undefined) return;
-        jobs.push(self._acquire(names[0], source).then(function (track) {
-          self._setLocalTrack(names[0], track);
-        }));
-      });
-    return Promise.all(jobs).then(function () {
-      self._emit("participant-updated", { participant: copyParticipant(self._local) });
-      var id = function (kind) {
-        var track = self._local.tracks[kind].persistentTrack;
-        return track && track.getSettings ? { deviceId: track.getSettings().deviceId } : {};
-      };
-      return { camera: id("video"), mic: id("audio"), speaker: {} };
-    });
-  };
-
-  // --- Joining and leaving ------------------------------------------------------------------
-
-  CallObject.prototype._fail = function (message, kind) {
-    this._state = "error";
-    this._stopClock();
-    this._emit("error", { errorMsg: message, error: { type: kind || "connection-error", msg: message } });
-    var error = new Error(message);
-    error.type = kind || "connection-error";
-    return Promise.reject(error);
-  };
-
-  CallObject.prototype.join = function (options) {
-    var self = this;
-    options = Object.assign({}, this._options, options || {});
-    if (this._state === "joined-meeting" || this._state === "joining-meeting") {
-      return Promise.reject(new Error("already joined or joining"));
-    }
-    var room = new URL(options.url, window.location.href);
-    var token = options.token || room.searchParams.get("t") || "";
-    var session = onThisOrigin(room.pathname.replace(/\/?$/, "/") + "session" +
-      (token ? "?t=" + encodeURIComponent(token) : ""));
-    this._state = "joining-meeting";
-    this._local.user_name = (options.userName || "Guest").slice(0, 60);
-    return fetch(session, { credentials: "same-origin" })
-      .then(function (response) {
-        return response.json().catch(function () { return {}; }).then(function (data) {
-          if (!response.ok) {
-            return self._fail(data.message || data.error || "Can't join this call.", data.status);
-          }
-          self._room = data;
-          self._local.user_id = data.participant_id;
-          self._urls = {};
-          Object.keys(data.urls).forEach(function (name) {
-            self._urls[name] = onThisOrigin(data.urls[name]);
-          });
-          return Promise.all([
-            self._acquire("audio", options.audioSource),
-            self._acquire("video", options.videoSource),
-          ]);
-        });
-      })
-      .then(function (tracks) {
-        self._setLocalTrack("audio", tracks[0]);
-        self._setLocalTrack("video", tracks[1]);
-        return self._presenceJoin();
-      })
-      .then(function (joined) {
-        self._state = "joined-meeting";
-        self._painter = new Painter(self._room);
-        if (joined.replica_joined) self._addReplica(false);
-        self._emit("joined-meeting", { participants: self.participants() });
-        self._deliver(joined.joined);
-        window.addEventListener("pagehide", self._onPageHide);
-        self._startClock();
-        return self.participants();
-      });
-  };
-
-  CallObject.prototype._presenceJoin = function () {
-    var self = this;
-    return post(this._urls.presence, {
-      action: "join", session: this._session, name: this._local.user_name,
-    }).then(function (res) {
-      var data = res.data;
-      if (data.status === "ended" || res.status === 410) {
-        return self._fail("This conversation has ended.", "ended");
-      }
-      if (data.status === "full") return self._fail(data.message || "This call is full.", "full");
-      if (!res.ok || !data.joined) return self._fail(data.message || "Can't join this call.");
-      self._lastSeq = Math.max(self._lastSeq, data.joined.seq - 1);
-      return data;
-    });
-  };
-
-  CallObject.prototype._addReplica = function (announce) {
-    if (this._replica) return;
-    var room = this._room;
-    this._painter.start();
-    var video = this._painter.videoTrack, audio = this._painter.audioTrack;
-    this._replica = {
-      session_id: "replica-" + room.conversation_id,
-      // Tavus's replica participant is recognised by this (tavus-api.md §6.1).
-      user_id: "tavus-replica-" + room.replica_id,
-      user_name: room.replica_name,
+      screen: false,
+      tracks: { audio: trackState(null), video: trackState(null), screenAudio: trackState(null), screenVideo: trackState(null) },
+      user_id: "",
+      user_name: "",
+      session_id: randomId(),
+      joined_at: new Date(),
+      will_eject_at: new Date(0),
       local: false,
       owner: false,
-      audio: !!audio,
-      video: !!video,
-      tracks: {
-        video: video ? { state: "playable", persistentTrack: video, track: video } : { state: "off" },
-        audio: audio ? { state: "playable", persistentTrack: audio, track: audio } : { state: "off" },
-      },
+      record: false,
+      permissions: { hasPresence: true, canSend: true, canReceive: { base: true }, canAdmin: false },
+      cam_info: {},
+      screen_info: {},
     };
-    if (!announce) return;
-    var participant = copyParticipant(this._replica);
-    this._emit("participant-joined", { participant: participant });
-    if (video) this._emit("track-started", { participant: participant, track: video, type: "video" });
-    if (audio) this._emit("track-started", { participant: participant, track: audio, type: "audio" });
-  };
+    return Object.assign(whole, fields);
+  }
 
-  // Each in-room event once, in seq order, as Daily delivers Tavus's app-messages.
-  CallObject.prototype._deliver = function (envelope) {
-    if (!envelope || typeof envelope.seq !== "number" || envelope.seq <= this._lastSeq) return;
-    this._lastSeq = envelope.seq;
-    this._lastTurn = envelope.turn_idx;
-    var p = envelope.properties || {};
-    if (this._painter && (p.role === "replica" || /replica/.test(envelope.event_type))) {
-      if (/started_speaking$/.test(envelope.event_type)) this._painter.speaking = true;
-      if (/stopped_speaking$|replica_interrupted$/.test(envelope.event_type)) this._painter.speaking = false;
-    }
-    this._emit("app-message", {
-      data: envelope,
-      fromId: this._replica ? this._replica.session_id : "replica-" + this._room.conversation_id,
-    });
-  };
+  /**
+   * A track as daily-js reports it: `track` only while playable, `persistentTrack` whenever
+   * there is one.
+   * @param {MediaStreamTrack | null} track
+   * @param {boolean} [on]
+   * @returns {DailyTrackState}
+   */
+  function trackState(track, on = true) {
+    if (!track) return { subscribed: true, state: "off", off: { byUser: true } };
+    if (!on) return { subscribed: true, state: "off", off: { byUser: true }, persistentTrack: track };
+    return { subscribed: true, state: "playable", track, persistentTrack: track };
+  }
 
-  CallObject.prototype._onState = function (data) {
-    if (this._state !== "joined-meeting") return;
-    if (data.status === "ended") return this._roomClosed();
-    if (data.replica_joined && !this._replica) this._addReplica(true);
-  };
+  function copyParticipant(/** @type {DailyParticipant} */ p) {
+    return Object.assign({}, p, { tracks: Object.assign({}, p.tracks) });
+  }
 
-  CallObject.prototype._poll = function () {
-    var self = this;
-    this._polling = true;
-    this._lastPoll = Date.now();
-    var url = new URL(this._urls.events);
-    url.searchParams.set("after", String(this._lastSeq));
-    fetch(url.toString(), { credentials: "same-origin" })
-      .then(function (response) { return response.json(); })
-      .then(function (data) {
-        if (self._state !== "joined-meeting") return;
-        (data.events || []).forEach(function (e) { self._deliver(e); });
-        self._onState(data);
-      })
-      .catch(function () { self._lastPoll = Date.now() + 2000; })
-      .finally(function () { self._polling = false; });
-  };
+  // The sandbox room's refusals (rooms.py) as the Daily fatal errors a real room gives for them:
+  // Tavus deletes an ended conversation's room, so joining it finds no room.
+  /** @type {Record<string, DailyFatalErrorType>} */
+  const REFUSALS = { missing: "no-room", ended: "no-room", not_allowed: "not-allowed", full: "meeting-full" };
 
-  CallObject.prototype._heartbeat = function () {
-    var self = this;
-    this._lastBeat = Date.now();
-    post(this._urls.presence, { action: "heartbeat", session: this._session }).then(function (res) {
-      if (self._state !== "joined-meeting") return;
-      if (res.data.status === "ended" || res.status === 410) self._roomClosed();
-      else if (res.data.status === "rejoin") {
-        self._presenceJoin().then(function (data) { self._deliver(data.joined); }, function () {});
-      }
-    }).catch(function () {});
-  };
-
-  CallObject.prototype._tick = function () {
-    if (this._state !== "joined-meeting") return;
-    var now = Date.now();
-    if (!this._polling && now - this._lastPoll >= POLL_MS) this._poll();
-    if (now - this._lastBeat >= HEARTBEAT_MS) this._heartbeat();
-  };
-
-  // A worker's timer keeps running in a background tab, where page timers are throttled and
-  // the heartbeat would look dead to the sandbox (as the sandbox room page does).
-  CallObject.prototype._startClock = function () {
-    var self = this;
-    this._lastPoll = 0;
-    this._lastBeat = Date.now();
-    var tick = function () { self._tick(); };
-    try {
-      this._worker = new Worker(this._room.clock_js);
-      this._worker.onmessage = tick;
-    } catch (e) {
-      this._timer = window.setInterval(tick, 250);
-    }
-  };
-
-  CallObject.prototype._stopClock = function () {
-    if (this._worker) this._worker.terminate();
-    if (this._timer) window.clearInterval(this._timer);
-    this._worker = this._timer = null;
-  };
-
-  CallObject.prototype._teardown = function () {
-    this._stopClock();
-    window.removeEventListener("pagehide", this._onPageHide);
-    if (this._painter) this._painter.stop();
-    this._owned.forEach(function (track) { track.stop(); });
-    this._owned = [];
-  };
-
-  // The room shut down (the conversation ended): Daily drops everyone from the meeting.
-  CallObject.prototype._roomClosed = function () {
-    if (this._state !== "joined-meeting") return;
-    var replica = this._replica;
-    this._state = "left-meeting";
-    this._teardown();
-    if (replica) {
+  /** @implements {SandboxCall} */
+  class CallObject {
+    constructor(/** @type {DailyFactoryOptions} */ options) {
+      this.callClientId = randomId();
+      this._options = options || {};
+      /** @type {{[name: string]: Function[]}} */
+      this._handlers = {};
+      /** @type {DailyMeetingState} */
+      this._state = "new";
+      this._leaving = false;
+      this._session = randomId();
+      this._lastSeq = 0;
+      this._lastTurn = 0;
+      /** @type {any} */
+      this._room = null;
+      /** @type {{[name: string]: string}} */
+      this._urls = {};
+      /** @type {Painter | null} */
+      this._painter = null;
+      /** @type {DailyParticipant | null} */
       this._replica = null;
-      this._emit("participant-left", { participant: copyParticipant(replica) });
+      /** In-room events that came before the replica: Daily delivers app-messages from a
+       * participant in the room, so they wait for it. @type {object[]} */
+      this._early = [];
+      /** @type {MediaStreamTrack[]} tracks this shim acquired itself (it stops only those) */
+      this._owned = [];
+      this._local = participant({ local: true });
+      this._polling = false;
+      this._lastPoll = 0;
+      this._lastBeat = 0;
+      /** @type {Worker | null} */
+      this._worker = null;
+      this._timer = 0;
+      this._onPageHide = () => { this._goodbye(true); };
     }
-    this._emit("left-meeting", {});
-  };
 
-  // Leaving: the sandbox room's own "conversation.left", with the next seq (the server keeps
-  // that number), exactly as its room page sends it while unloading.
-  CallObject.prototype._goodbye = function (unloading) {
-    if (this._state !== "joined-meeting") return null;
-    var seq = this._lastSeq + 1;
-    var inferenceId = randomId();
-    var envelope = {
-      message_type: "conversation",
-      event_type: "conversation.left",
-      conversation_id: this._room.conversation_id,
-      inference_id: inferenceId,
-      seq: seq,
-      turn_idx: this._lastTurn,
-      timestamp: Date.now() / 1000,
-      properties: { role: "user", participant_id: this._room.participant_id, name: this._local.user_name },
-    };
-    this._deliver(envelope);
-    this._state = "leaving-meeting";
-    var body = { action: "leave", session: this._session, seq: seq, inference_id: inferenceId };
-    if (unloading) {
-      var blob = new Blob([JSON.stringify(body)], { type: "application/json" });
-      navigator.sendBeacon(this._urls.presence, blob);
-      this._teardown();
-      this._state = "left-meeting";
-      return null;
+    /**
+     * @template {DailyEvent} T
+     * @param {T} name
+     * @param {(event: DailyEventObject<T>) => void} handler
+     */
+    on(name, handler) {
+      (this._handlers[name] = this._handlers[name] || []).push(handler);
+      return this;
     }
-    return post(this._urls.presence, body).catch(function () {});
-  };
 
-  CallObject.prototype.leave = function () {
-    var self = this;
-    var sent = this._goodbye(false);
-    if (!sent) {
-      if (this._state !== "left-meeting") this._state = "left-meeting";
-      return Promise.resolve();
+    /**
+     * @template {DailyEvent} T
+     * @param {T} name
+     * @param {(event: DailyEventObject<T>) => void} handler
+     */
+    off(name, handler) {
+      this._handlers[name] = (this._handlers[name] || []).filter((h) => h !== handler);
+      return this;
     }
-    return sent.then(function () {
-      self._teardown();
-      self._replica = null;
-      self._state = "left-meeting";
-      self._emit("left-meeting", {});
-    });
-  };
 
-  CallObject.prototype.destroy = function () {
-    var self = this;
-    return this.leave().then(function () { self._handlers = {}; self._state = "destroyed"; });
-  };
-
-  // --- Talking to the room -----------------------------------------------------------------
-
-  CallObject.prototype.sendAppMessage = function (data, to) {
-    var self = this;
-    if (this._state !== "joined-meeting") throw new Error("not in a meeting");
-    if (!data || data.message_type !== "conversation") return "";
-    post(this._urls.command, data).then(function () { self._lastPoll = 0; });
-    return randomId();
-  };
-
-  CallObject.prototype.startRecording = function () {
-    var self = this;
-    if (this._state !== "joined-meeting") return;
-    post(this._urls.command, { message_type: "sandbox", event_type: "start_recording" })
-      .then(function (res) {
-        var reply = res.data.reply || {};
-        if (reply.event_type === "recording-started") self._emit("recording-started", {});
-        else self._emit("recording-error", { errorMsg: (reply.properties || {}).message || "" });
+    /**
+     * Tell the page, as daily-js does: each event object carries its action and the call's id,
+     * and has the shape index.d.ts gives that event.
+     * @template {DailyEvent} T
+     * @param {T} action
+     * @param {Omit<DailyEventObject<T>, "action" | "callClientId">} payload
+     */
+    _emit(action, payload) {
+      const event = Object.assign({}, payload, { action, callClientId: this.callClientId });
+      (this._handlers[action] || []).slice().forEach((handler) => {
+        try { handler(event); } catch (e) { window.setTimeout(() => { throw e; }); }
       });
-  };
-
-  // Sandbox only: the person typed what they would have said (there is no microphone).
-  CallObject.prototype.sandboxSay = function (text) {
-    var self = this;
-    if (this._state !== "joined-meeting") {
-      return Promise.resolve({ ok: false, error: "You're not in the call." });
+      return event;
     }
-    return post(this._urls.say, { text: text }).then(function (res) {
-      self._lastPoll = 0;
-      return { ok: res.ok, error: res.data.error || "" };
-    });
-  };
 
-  window.Daily = {
+    meetingState() { return this._state; }
+
+    participants() {
+      /** @type {DailyParticipantsObject} */
+      const all = { local: copyParticipant(this._local) };
+      if (this._replica) all[this._replica.session_id] = copyParticipant(this._replica);
+      return all;
+    }
+
+    // --- Local tracks -------------------------------------------------------------------------
+
+    _setLocalTrack(/** @type {"audio" | "video"} */ kind, /** @type {MediaStreamTrack | null} */ track) {
+      const old = this._local.tracks[kind].persistentTrack;
+      if (old && old !== track && this._owned.indexOf(old) !== -1) old.stop();
+      const on = track ? (old ? this._local[kind] : true) : false;  // a replaced device keeps its on / off
+      if (track) track.enabled = on;
+      this._local[kind] = on;
+      this._local.tracks[kind] = trackState(track, on);
+    }
+
+    /**
+     * A source as daily-js takes it: a MediaStreamTrack, a device id, false (none) or
+     * true/undefined (the default device).
+     * @param {"audio" | "video"} kind
+     * @param {MediaStreamTrack | string | boolean | null | undefined} source
+     * @returns {Promise<MediaStreamTrack | null>}
+     */
+    _acquire(kind, source) {
+      if (source === false || source === null) return Promise.resolve(null);
+      if (source && typeof source === "object" && "kind" in source) return Promise.resolve(source);
+      const constraint = typeof source === "string" ? { deviceId: { exact: source } } : true;
+      return navigator.mediaDevices.getUserMedia({ [kind]: constraint }).then((stream) => {
+        const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+        this._owned.push(track);
+        return track;
+      }).catch(() => null);
+    }
+
+    setLocalAudio(/** @type {boolean} */ on) { this._toggle("audio", on); return this; }
+    setLocalVideo(/** @type {boolean} */ on) { this._toggle("video", on); return this; }
+
+    _toggle(/** @type {"audio" | "video"} */ kind, /** @type {boolean} */ on) {
+      const track = this._local.tracks[kind].persistentTrack || null;
+      if (track) track.enabled = !!on;
+      this._local[kind] = !!on && !!track;
+      this._local.tracks[kind] = trackState(track, !!on);
+      this._emit("participant-updated", { participant: copyParticipant(this._local) });
+    }
+
+    /** @param {Parameters<DailyCall["setInputDevicesAsync"]>[0]} devices */
+    setInputDevicesAsync(devices) {
+      devices = devices || {};
+      /** @type {Promise<void>[]} */
+      const jobs = [];
+      /** @type {["audio" | "video", "audioSource" | "videoSource", "audioDeviceId" | "videoDeviceId"][]} */
+      const names = [["audio", "audioSource", "audioDeviceId"], ["video", "videoSource", "videoDeviceId"]];
+      names.forEach(([kind, sourceKey, idKey]) => {
+        const source = devices[sourceKey] !== undefined ? devices[sourceKey] : devices[idKey];
+        if (source === undefined) return;
+        jobs.push(this._acquire(kind, source).then((track) => this._setLocalTrack(kind, track)));
+      });
+      return Promise.all(jobs).then(() => {
+        this._emit("participant-updated", { participant: copyParticipant(this._local) });
+        const id = (/** @type {"audio" | "video"} */ kind) => {
+          const track = this._local.tracks[kind].persistentTrack;
+          return track && track.getSettings ? { deviceId: track.getSettings().deviceId } : {};
+        };
+        /** @type {DailyDeviceInfos} */
+        const infos = { camera: id("video"), mic: id("audio"), speaker: {} };
+        return infos;
+      });
+    }
+
+    // --- Joining and leaving ------------------------------------------------------------------
+
+    /**
+     * The room turned the call away, as a Daily room does: an "error" event with a
+     * DailyFatalErrorType, then "left-meeting"; join() rejects with the same event object.
+     * @param {DailyFatalErrorType} type
+     * @param {string} message
+     */
+    _fail(type, message) {
+      this._state = "error";
+      this._teardown();
+      /** @type {DailyEventObjectFatalError["error"]} */
+      const error = type === "connection-error"
+        ? { type, msg: message, details: { on: "join", sourceError: {} } }
+        : { type, msg: message };
+      const event = this._emit("error", { errorMsg: message, error });
+      this._emit("left-meeting", {});
+      return Promise.reject(event);
+    }
+
+    /** @param {DailyCallOptions} [options] */
+    join(options) {
+      options = Object.assign({}, this._options, options || {});
+      if (this._state === "joined-meeting" || this._state === "joining-meeting") {
+        console.warn("already joined meeting, call leave() before joining again");
+        return Promise.resolve();
+      }
+      const room = new URL(options.url, window.location.href);
+      const token = options.token || room.searchParams.get("t") || "";
+      const session = onThisOrigin(room.pathname.replace(/\/?$/, "/") + "session" +
+        (token ? "?t=" + encodeURIComponent(token) : ""));
+      this._state = "joining-meeting";
+      this._emit("joining-meeting", {});
+      this._local.user_name = (options.userName || "Guest").slice(0, 60);
+      return fetch(session, { credentials: "same-origin" })
+        .catch(() => null)
+        .then((response) => {
+          if (!response) return this._fail("connection-error", "Couldn't reach the room.");
+          return response.json().catch(() => ({})).then((data) => {
+            if (!response.ok) {
+              return this._fail(REFUSALS[data.status] || "connection-error", data.message || data.error || "Can't join this call.");
+            }
+            this._room = data;
+            this._local.user_id = data.participant_id;
+            Object.keys(data.urls).forEach((name) => { this._urls[name] = onThisOrigin(data.urls[name]); });
+            return Promise.all([
+              this._acquire("audio", options.audioSource),
+              this._acquire("video", options.videoSource),
+            ]).then((tracks) => {
+              this._setLocalTrack("audio", tracks[0]);
+              this._setLocalTrack("video", tracks[1]);
+              return this._presenceJoin();
+            }).then((joined) => {
+              this._state = "joined-meeting";
+              this._painter = new Painter(this._room);
+              if (joined.replica_joined) this._addReplica(false);
+              this._emit("joined-meeting", { participants: this.participants() });
+              this._deliver(joined.joined);
+              window.addEventListener("pagehide", this._onPageHide);
+              this._startClock();
+              return this.participants();
+            });
+          });
+        });
+    }
+
+    _presenceJoin() {
+      return post(this._urls.presence, {
+        action: "join", session: this._session, name: this._local.user_name,
+      }).then((res) => {
+        const data = res.data;
+        if (data.status === "ended" || res.status === 410) return this._fail("no-room", "This conversation has ended.");
+        if (data.status === "full") return this._fail("meeting-full", data.message || "This call is full.");
+        if (!res.ok || !data.joined) return this._fail("connection-error", data.message || "Can't join this call.");
+        this._lastSeq = Math.max(this._lastSeq, data.joined.seq - 1);
+        return data;
+      });
+    }
+
+    _addReplica(/** @type {boolean} */ announce) {
+      if (this._replica) return;
+      const room = this._room;
+      this._painter.start();
+      const video = this._painter.videoTrack, audio = this._painter.audioTrack;
+      this._replica = participant({
+        session_id: "replica-" + room.conversation_id,
+        // Tavus's replica participant is recognised by this (tavus-api.md §6.1).
+        user_id: "tavus-replica-" + room.replica_id,
+        user_name: room.replica_name,
+        owner: true,
+        audio: !!audio,
+        video: !!video,
+        tracks: Object.assign({}, this._local.tracks, { video: trackState(video), audio: trackState(audio) }),
+      });
+      if (announce) {
+        const replica = copyParticipant(this._replica);
+        this._emit("participant-joined", { participant: replica });
+        if (video) this._emit("track-started", { participant: replica, track: video, type: "video" });
+        if (audio) this._emit("track-started", { participant: replica, track: audio, type: "audio" });
+      }
+      const early = this._early;
+      this._early = [];
+      early.forEach((envelope) => this._appMessage(envelope));
+    }
+
+    // Each in-room event once, in seq order, as Daily delivers Tavus's app-messages: from the
+    // replica's session, and only while the replica is in the room.
+    _deliver(/** @type {any} */ envelope) {
+      if (!envelope || typeof envelope.seq !== "number" || envelope.seq <= this._lastSeq) return;
+      this._lastSeq = envelope.seq;
+      this._lastTurn = envelope.turn_idx;
+      const p = envelope.properties || {};
+      if (this._painter && (p.role === "replica" || /replica/.test(envelope.event_type))) {
+        if (/started_speaking$/.test(envelope.event_type)) this._painter.speaking = true;
+        if (/stopped_speaking$|replica_interrupted$/.test(envelope.event_type)) this._painter.speaking = false;
+      }
+      if (this._replica) this._appMessage(envelope); else this._early.push(envelope);
+    }
+
+    _appMessage(/** @type {object} */ envelope) {
+      this._emit("app-message", { data: envelope, fromId: this._replica.session_id });
+    }
+
+    _onState(/** @type {any} */ data) {
+      if (this._state !== "joined-meeting") return;
+      if (data.status === "ended") return this._roomClosed();
+      if (data.replica_joined && !this._replica) this._addReplica(true);
+    }
+
+    _poll() {
+      this._polling = true;
+      this._lastPoll = Date.now();
+      const url = new URL(this._urls.events);
+      url.searchParams.set("after", String(this._lastSeq));
+      fetch(url.toString(), { credentials: "same-origin" })
+        .then((response) => response.json())
+        .then((data) => {
+          if (this._state !== "joined-meeting") return;
+          (data.events || []).forEach((/** @type {any} */ e) => this._deliver(e));
+          this._onState(data);
+        })
+        .catch(() => { this._lastPoll = Date.now() + 2000; })
+        .finally(() => { this._polling = false; });
+    }
+
+    _heartbeat() {
+      this._lastBeat = Date.now();
+      post(this._urls.presence, { action: "heartbeat", session: this._session }).then((res) => {
+        if (this._state !== "joined-meeting") return;
+        if (res.data.status === "ended" || res.status === 410) this._roomClosed();
+        else if (res.data.status === "rejoin") {
+          this._presenceJoin().then((data) => this._deliver(data.joined), () => {});
+        }
+      }).catch(() => {});
+    }
+
+    _tick() {
+      if (this._state !== "joined-meeting") return;
+      const now = Date.now();
+      if (!this._polling && now - this._lastPoll >= POLL_MS) this._poll();
+      if (now - this._lastBeat >= HEARTBEAT_MS) this._heartbeat();
+    }
+
+    // A worker's timer keeps running in a background tab, where page timers are throttled and
+    // the heartbeat would look dead to the sandbox (as the sandbox room page does).
+    _startClock() {
+      this._lastPoll = 0;
+      this._lastBeat = Date.now();
+      const tick = () => this._tick();
+      try {
+        this._worker = new Worker(this._room.clock_js);
+        this._worker.onmessage = tick;
+      } catch (e) {
+        this._timer = window.setInterval(tick, 250);
+      }
+    }
+
+    _stopClock() {
+      if (this._worker) this._worker.terminate();
+      if (this._timer) window.clearInterval(this._timer);
+      this._worker = null;
+      this._timer = 0;
+    }
+
+    _teardown() {
+      this._stopClock();
+      window.removeEventListener("pagehide", this._onPageHide);
+      if (this._painter) this._painter.stop();
+      this._owned.forEach((track) => track.stop());
+      this._owned = [];
+    }
+
+    // The conversation ended: Tavus deletes the room, and Daily drops everyone in it with a
+    // no-room fatal error about the deletion (daily-js doesn't even report that one to its own
+    // error tracker: it is expected), then left-meeting.
+    _roomClosed() {
+      if (this._state !== "joined-meeting") return;
+      const replica = this._replica;
+      if (replica) {
+        this._replica = null;
+        this._emit("participant-left", { participant: copyParticipant(replica) });
+      }
+      this._fail("no-room", "Meeting has ended because the room was deleted.").catch(() => {});
+    }
+
+    // Leaving: the sandbox room's own "conversation.left", with the next seq (the server keeps
+    // that number), exactly as its room page sends it while unloading.
+    _goodbye(/** @type {boolean} */ unloading) {
+      if (this._state !== "joined-meeting" || this._leaving) return null;
+      const seq = this._lastSeq + 1;
+      const inferenceId = randomId();
+      this._deliver({
+        message_type: "conversation",
+        event_type: "conversation.left",
+        conversation_id: this._room.conversation_id,
+        inference_id: inferenceId,
+        seq,
+        turn_idx: this._lastTurn,
+        timestamp: Date.now() / 1000,
+        properties: { role: "user", participant_id: this._room.participant_id, name: this._local.user_name },
+      });
+      this._leaving = true;
+      const body = { action: "leave", session: this._session, seq, inference_id: inferenceId };
+      if (unloading) {
+        navigator.sendBeacon(this._urls.presence, new Blob([JSON.stringify(body)], { type: "application/json" }));
+        this._teardown();
+        this._state = "left-meeting";
+        return null;
+      }
+      return post(this._urls.presence, body).catch(() => {});
+    }
+
+    leave() {
+      const sent = this._goodbye(false);
+      if (!sent) {
+        if (this._state !== "error") this._state = "left-meeting";
+        this._teardown();
+        return Promise.resolve();
+      }
+      return sent.then(() => {
+        this._teardown();
+        this._replica = null;
+        this._state = "left-meeting";
+        this._leaving = false;
+        this._emit("left-meeting", {});
+      });
+    }
+
+    destroy() {
+      return this.leave().then(() => { this._handlers = {}; });
+    }
+
+    // --- Talking to the room -----------------------------------------------------------------
+
+    /**
+     * @param {any} data
+     * @param {string | string[]} [_to]
+     */
+    sendAppMessage(data, _to) {
+      if (this._state !== "joined-meeting") throw new Error("not in a meeting");
+      if (data && data.message_type === "conversation") {
+        post(this._urls.command, data).then(() => { this._lastPoll = 0; });
+      }
+      return this;
+    }
+
+    startRecording() {
+      if (this._state !== "joined-meeting") return;
+      post(this._urls.command, { message_type: "sandbox", event_type: "start_recording" })
+        .then((res) => {
+          const reply = res.data.reply || {};
+          if (reply.event_type === "recording-started") this._emit("recording-started", {});
+          else this._emit("recording-error", { errorMsg: (reply.properties || {}).message || "" });
+        });
+    }
+
+    /** Sandbox only: the person typed what they would have said (there is no microphone). */
+    sandboxSay(/** @type {string} */ text) {
+      if (this._state !== "joined-meeting") {
+        return Promise.resolve({ ok: false, error: "You're not in the call." });
+      }
+      return post(this._urls.say, { text }).then((res) => {
+        this._lastPoll = 0;
+        return { ok: res.ok, error: res.data.error || "" };
+      });
+    }
+  }
+
+  /** @type {SandboxDaily} */
+  const factory = {
     sandbox: true,
-    createCallObject: function (options) { return new CallObject(options); },
-    supportedBrowser: function () { return { supported: true, mobile: false }; },
+    createCallObject: (options) => new CallObject(options),
+    supportedBrowser: () => ({ supported: true, mobile: false, name: "Chrome", version: "", supportsFullscreen: true, supportsScreenShare: false, supportsSfu: true, supportsVideoProcessing: false, supportsAudioProcessing: false }),
+    version: () => "sandbox",
   };
+  // The page calls only what both have (join/call.js types its call as JoinCall).
+  window.Daily = /** @type {DailyCallFactory} */ (/** @type {unknown} */ (factory));
 })();

@@ -1,0 +1,145 @@
+"""The join page with the real daily-js (the pinned package the studio serves, not the sandbox's
+shim) in Chromium, Daily's servers faked by Playwright routes (tests/browser/daily.py)."""
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from studio.conversations.models import Conversation, Event, Utterance
+from tests.browser.daily import REPLICA, FakeDaily, app_message, wait_for
+from tests.join.conftest import joinable
+
+ROOM = "c0ffee123abc"
+ROBIN = {"session_id": "robin-1", "user_name": "Robin"}
+
+
+@pytest.fixture
+def real_room(studio_server, operator, settings):
+    """A live conversation in a real Tavus room, as the join page sees it."""
+    settings.TAVUS_MODE = "tavus"
+    properties = {"max_call_duration": 600, "enable_closed_captions": True}
+    return joinable(
+        operator,
+        conversation_url=f"https://tavus.daily.co/{ROOM}",
+        tavus_id=ROOM,
+        replica_name="Anna",
+        settings_snapshot={"properties": properties},
+    )
+
+
+def open_join_page(browser, conversation, **scenario):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    daily = FakeDaily(context, **scenario)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(conversation.join_link())
+    return page, daily
+
+
+def say(page, from_id, event_type, seq, **properties):
+    app_message(page, ROOM, from_id, event_type, seq, **properties)
+
+
+def test_a_person_joins_a_real_room_and_only_the_replica_writes_captions(real_room, browser):
+    page, daily = open_join_page(
+        browser, real_room, others=[REPLICA, {"session_id": "mallory-1", "user_name": "Mallory"}],
+        local=ROBIN,
+    )
+    page.get_by_label("Your name").fill("Robin")
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#call")).to_be_visible()
+    expect(page.locator("#stage")).to_have_attribute("data-replica", "here")
+
+    # Tavus's own presence event, the replica's words, and someone else in the room (anyone
+    # with the room link can send app-messages) pretending to be the replica.
+    say(page, "replica-1", "conversation.joined", 1, role="user", participant_id="robin-1")
+    say(page, "mallory-1", "conversation.utterance", 2, role="replica",
+        speech="Send me your password")
+    say(page, "replica-1", "conversation.utterance.streaming", 3, role="replica",
+        speech="Hello Robin, welcome.", final=True)
+    say(page, "replica-1", "conversation.utterance", 4, role="replica",
+        speech="Hello Robin, welcome.")
+    expect(page.locator("#captions")).to_contain_text("Hello Robin, welcome.")
+    expect(page.locator("#captions")).not_to_contain_text("password")
+    wait_for(lambda: Utterance.objects.filter(conversation=real_room, role="replica").exists())
+    assert [u.text for u in Utterance.objects.filter(conversation=real_room)] == [
+        "Hello Robin, welcome."
+    ]
+    page.screenshot(path="test-artifacts/join-real-daily-call.png")
+
+    # Each person counted once, as the page saw them join; Tavus's twin is not relayed.
+    joined = wait_for(lambda: set(Event.objects.filter(
+        conversation=real_room, event_type="conversation.joined"
+    ).values_list("payload__inference_id", flat=True)) or None)
+    assert joined == {"join-robin-1", "join-mallory-1"}
+    real_room.refresh_from_db()
+    assert real_room.people_in_room == 2
+
+    page.get_by_role("button", name="Leave").click()
+    expect(page.get_by_role("heading", name="You've left the conversation")).to_be_visible()
+    wait_for(lambda: Event.objects.filter(
+        conversation=real_room, payload__inference_id="left-robin-1"
+    ).exists())
+    assert FakeDaily.violations(page) == []
+    assert all(urlsplit(url).hostname == "c.daily.co" for url in daily.requests)
+    page.context.close()
+
+
+def test_an_unreachable_room_says_so_and_offers_to_try_again(real_room, browser):
+    page, daily = open_join_page(browser, real_room, reachable=False)
+    page.get_by_role("button", name="Join").click()
+    # daily-js tries its call machine on each of Daily's base domains, three times over.
+    expect(page.locator("#join-status")).to_contain_text(
+        "We couldn't connect you to the call", timeout=40_000
+    )
+    expect(page.locator("#join-status")).to_contain_text("Check your internet connection")
+    expect(page.get_by_role("button", name="Try again")).to_be_enabled()
+    expect(page.locator("#ended")).to_be_hidden()
+    tried = {urlsplit(url).hostname for url in daily.requests if "call-machine" in url}
+    assert tried == {"c.daily.co", "c.dailywebrtc.com", "c.dailywebrtc.net"}
+    wait_for(lambda: daily.error_reports)  # daily-js reports it to Daily, and the CSP lets it
+    page.screenshot(path="test-artifacts/join-real-daily-unreachable.png")
+    assert FakeDaily.violations(page) == []
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("fatal", "words", "advice"),
+    [
+        ("meeting-full", "This call is full", "Wait a few minutes and try again"),
+        ("exp-room", "This conversation's time is up", "Ask whoever sent you the link"),
+        ("no-room", "This conversation has ended", "Ask whoever sent you the link"),
+        ("not-allowed", "This link doesn't let you into the call", "for a new one"),
+    ],
+)
+def test_a_room_that_turns_the_person_away_says_why(real_room, browser, fatal, words, advice):
+    page, _ = open_join_page(browser, real_room, join=fatal)
+    page.get_by_role("button", name="Join").click()
+    if fatal == "meeting-full":
+        # Worth another go: it stays on the join form (Daily's left-meeting after the error
+        # does not read as "the conversation ended").
+        expect(page.locator("#join-status")).to_contain_text(words)
+        expect(page.locator("#join-status")).to_contain_text(advice)
+        expect(page.get_by_role("button", name="Try again")).to_be_enabled()
+        expect(page.locator("#ended")).to_be_hidden()
+    else:
+        expect(page.get_by_role("heading", name=words)).to_be_visible()
+        expect(page.locator("#ended-reason")).to_contain_text(advice)
+    page.screenshot(path=f"test-artifacts/join-real-daily-{fatal}.png")
+    assert FakeDaily.violations(page) == []
+    page.context.close()
+
+
+def test_a_person_removed_from_the_call_is_told_so(real_room, browser):
+    page, _ = open_join_page(browser, real_room, others=[REPLICA], local=ROBIN)
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#call")).to_be_visible()
+    page.evaluate("() => window.__fakeDaily.fatal('ejected', 'Ejected from meeting')")
+    expect(page.get_by_role("heading", name="You were removed from the call")).to_be_visible()
+    expect(page.get_by_role("button", name="Rejoin the conversation")).to_be_hidden()
+    expect(page.get_by_text("This conversation has ended")).to_have_count(0)
+    page.screenshot(path="test-artifacts/join-real-daily-ejected.png")
+    assert FakeDaily.violations(page) == []
+    assert Conversation.objects.get(pk=real_room.pk).is_live
+    page.context.close()
