@@ -6,6 +6,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 # Set Django up first: the consumers import models from the app registry.
 django.setup(set_prefix=False)
 
+from studio.lib.logs import redact_server_logs  # noqa: E402
+
+# uvicorn set up its loggers before importing this module; secrets leave its lines too.
+redact_server_logs()
+
 from studio.lib.handlers import OneHopASGIHandler  # noqa: E402
 
 django_asgi_app = OneHopASGIHandler()
