@@ -231,7 +231,7 @@ def studio_runs(args, servers, launcher, launcher_cookie, cookies, label) -> lis
         def headers(i):
             # Each page's Origin is the server it loaded from (the studio checks it exactly).
             cookie = launcher_cookie if i < 0 else cookies[i]
-            origin = relay.url if i < 0 else servers[i % len(servers)].url
+            origin = servers[0].url if i < 0 else servers[i % len(servers)].url
             return {"Cookie": f"sessionid={cookie}", "Origin": origin}
 
         run = Run(label, m, args.events)
