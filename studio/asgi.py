@@ -1,4 +1,3 @@
-import asyncio
 import os
 
 import django
@@ -7,27 +6,31 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 # Set Django up first: the consumers import models from the app registry.
 django.setup(set_prefix=False)
 
-from studio.handlers import OneHopASGIHandler  # noqa: E402
+from studio.lib.logs import redact_server_logs  # noqa: E402
+
+# uvicorn set up its loggers before importing this module; secrets leave its lines too.
+redact_server_logs()
+
+from studio.lib.handlers import OneHopASGIHandler  # noqa: E402
 
 django_asgi_app = OneHopASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from studio.conversations import jobs  # noqa: E402
+from studio.lib.origins import ExactOriginValidator  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 
 async def lifespan(scope, receive, send):
-    """Start the reconciler with the server; every process runs one, a lease picks who acts."""
-    from studio.conversations.reconcile import alerts_forever, run_forever
-
+    """Start the background jobs with the server (studio.conversations.jobs lists them); every
+    process runs them, a lease per job picks who acts."""
     tasks = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            loop = asyncio.get_running_loop()
-            tasks = [loop.create_task(run_forever()), loop.create_task(alerts_forever())]
+            tasks = jobs.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             for task in tasks:
@@ -39,7 +42,7 @@ async def lifespan(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": ExactOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
         "lifespan": lifespan,

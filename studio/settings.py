@@ -139,6 +139,8 @@ INSTALLED_APPS = [
     "studio.knowledge",
     "studio.presets",
     "studio.conversations",
+    "studio.monitor",
+    "studio.history",
     "studio.join",
 ]
 
@@ -183,8 +185,8 @@ TEMPLATES = [
 DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's backend plus one lock for this process's writers (studio/sqlite/base.py).
-    DATABASES["default"]["ENGINE"] = "studio.sqlite"
+    # Django's backend plus one lock for this process's writers (studio/lib/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "studio.lib.sqlite"
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock up front so
     # two threads never deadlock upgrading read locks; the timeout waits instead of failing.
     DATABASES["default"]["OPTIONS"] = {
@@ -192,8 +194,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # Requests' threads are reused (studio/handlers.py), so their connections can be: opening one
-    # (with its PRAGMAs) was ~15 % of a webhook's time. PostgreSQL has its pool instead.
+    # Requests' threads are reused (studio/lib/handlers.py), so their connections can be:
+    # opening one (with its PRAGMAs) was ~15 % of a webhook's time. PostgreSQL has its pool.
     DATABASES["default"]["CONN_MAX_AGE"] = envint("DATABASE_CONN_MAX_AGE", 600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A file, not :memory:, so the test server's threads share it; one per test process so
@@ -220,7 +222,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "studio.layers.FanOutInMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "studio.lib.layers.FanOutInMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -338,7 +340,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"redact": {"()": "studio.logs.RedactSecrets"}},
+    "filters": {"redact": {"()": "studio.lib.logs.RedactSecrets"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },

@@ -12,6 +12,8 @@ urlpatterns = [
     path("hooks/documents/", include("studio.knowledge.hooks")),
     path("join/", include("studio.join.urls")),
     path("", include("studio.conversations.urls")),
+    path("monitor/", include("studio.monitor.urls")),
+    path("history/", include("studio.history.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 @role_required()
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("launch")
+    return redirect("conversations:launch")
 
 
 def _database_ok() -> bool:

@@ -4,16 +4,16 @@ import json
 import logging
 import time
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from studio.accounts.roles import is_supervisor
-from studio.conversations import live, monitor
+from studio.conversations import live, push
 from studio.conversations.models import Conversation, Event
+from studio.conversations.push import Pushes
+from studio.lib.consumers import NoHopWebsocketConsumer
 from studio.tavus.events import EventError, parse_room_event
 
 log = logging.getLogger(__name__)
@@ -46,18 +46,18 @@ def _host_left(pk: int) -> None:
 
 
 @database_sync_to_async
-def _confirm_command(pk: int, event_id) -> str:
+def _confirm_command(pk: int, event_id) -> Pushes:
     """The host page sent a steering command into the room: say so on the timeline."""
     event = Event.objects.filter(pk=event_id, conversation_id=pk, event_type="studio.steer").first()
     if event is None or event.payload.get("delivered"):
-        return ""
+        return []
     event.payload = {
         **event.payload,
         "delivered": True,
         "label": event.payload["label"] + " — sent into the room",
     }
     event.save(update_fields=["payload"])
-    return live.status_html(event.conversation)
+    return [(push.conversation_group(pk), live.status_html(event.conversation))]
 
 
 class ConversationOver(EventError):
@@ -65,14 +65,8 @@ class ConversationOver(EventError):
 
 
 @database_sync_to_async
-def _ingest(pk: int, envelope: dict, *, require_live: bool = False):
-    """Returns the live page's HTML and the wall's pushes, all to send from the event loop."""
-    with monitor.collected_sends() as wall:
-        html = _apply_relayed(pk, envelope, require_live=require_live)
-    return html, wall
-
-
-def _apply_relayed(pk: int, envelope: dict, *, require_live: bool) -> str:
+def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> Pushes:
+    """Store and apply a relayed event in a worker thread; the pushes go out from the loop."""
     conversation = Conversation.objects.get(pk=pk)
     if require_live and not conversation.is_live:
         raise ConversationOver("the conversation has ended")
@@ -81,29 +75,18 @@ def _apply_relayed(pk: int, envelope: dict, *, require_live: bool) -> str:
             envelope.get("state") == "started"
         ):
             return live.note_recording_started(conversation)
-        return ""
+        return []
     event = parse_room_event(envelope, conversation_id=conversation.tavus_id)
     return live.ingest_room_event(conversation, event)
 
 
-class PushConsumer(AsyncWebsocketConsumer):
-    """A socket that gets fanned-out HTML (`push` messages) from the channel layer.
-
-    Channels runs close_old_connections() in a worker thread before every handler. Here that
-    hop is left out: every database call in these consumers goes through
-    database_sync_to_async, which closes stale connections in its own thread anyway. With a
-    few hundred sockets on one conversation the hop per delivered message was most of the
-    fan-out's cost, and on a relayed event it queued behind those deliveries on the event
-    loop, so the relay fell behind its room (bench/RESULTS.md, "Fan-out").
-    """
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+class PushConsumer(NoHopWebsocketConsumer):
+    """A socket that gets fanned-out HTML (`push` messages) from the channel layer. Handlers
+    skip Channels' database hop (studio/lib/consumers.py): the ORM is only ever reached
+    through database_sync_to_async here."""
 
     async def push(self, event):
+        """A `push` message (studio.conversations.push): HTML for the page to swap in."""
         await self.send(text_data=event["html"])
 
 
@@ -123,14 +106,14 @@ class RoomRelayConsumer(PushConsumer):
 
     def start_relay(self, pk: int) -> None:
         self.pk = pk
-        self.group = live.group_name(pk)
+        self.group = push.conversation_group(pk)
         self.refused = 0
         self.is_host = False
         self.window_start, self.window_count = time.monotonic(), 0
 
     async def disconnect(self, code):
         if getattr(self, "is_host", False):
-            await self.channel_layer.group_discard(f"{self.group}-hosts", self.channel_name)
+            await self.channel_layer.group_discard(push.hosts_group(self.pk), self.channel_name)
             await _host_left(self.pk)
 
     def _refuse(self, why: str) -> None:
@@ -161,34 +144,30 @@ class RoomRelayConsumer(PushConsumer):
             first = not self.is_host
             if first:
                 self.is_host = True
-                await self.channel_layer.group_add(f"{self.group}-hosts", self.channel_name)
+                await self.channel_layer.group_add(push.hosts_group(self.pk), self.channel_name)
             return await self.heartbeat(first)
         if isinstance(message, dict) and message.get("type") == "command_ack":
-            html = await _confirm_command(self.pk, message.get("id"))
-            if html:
-                await self.channel_layer.group_send(self.group, {"type": "push", "html": html})
-            return
+            return await push.send_async(await _confirm_command(self.pk, message.get("id")))
         if not isinstance(message, dict) or message.get("type") != "room_event":
             return self._refuse("unknown message")
         envelope = message.get("event")
         if not isinstance(envelope, dict):
             return self._refuse("event must be an object")
         try:
-            html, wall = await self.ingest(envelope)
+            pushes = await self.ingest(envelope)
         except EventError as exc:
             return self._refuse(str(exc))
-        if html:
-            await self.channel_layer.group_send(self.group, {"type": "push", "html": html})
-        await monitor.send_collected(wall)
+        await push.send_async(pushes)
 
     async def heartbeat(self, first: bool) -> None:
         await _page_seen(self.pk, joined=first)
 
-    async def ingest(self, envelope: dict) -> tuple[str, list]:
+    async def ingest(self, envelope: dict) -> Pushes:
         return await _ingest(self.pk, envelope, require_live=self.require_live)
 
     async def command(self, event):
-        """A supervisor's steering command for the room (host pages only get these)."""
+        """A `command` message: a supervisor's steering command for the room (host pages only
+        get these)."""
         await self.send(
             text_data=json.dumps({"studio_command": event["id"], "envelope": event["envelope"]})
         )
@@ -216,48 +195,3 @@ class ConversationConsumer(RoomRelayConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await super().disconnect(code)
-
-
-@database_sync_to_async
-def _monitor_snapshot(user) -> str:
-    from django.utils import timezone as tz
-
-    now = tz.now()
-    return (
-        monitor.render("board", board=monitor.board(now))
-        + monitor.render("tiles", tiles=monitor.tiles_for(user, now))
-        + monitor.render("recent", recent=monitor.recently_ended(user, now))
-    )
-
-
-class MonitorConsumer(PushConsumer):
-    """The monitoring wall: one socket for every tile the user may see, plus the board."""
-
-    async def connect(self):
-        user = self.scope.get("user")
-        if not user or not user.is_authenticated or not await _role(user):
-            await self.close(code=NOT_ALLOWED)
-            return
-        supervisor = await database_sync_to_async(is_supervisor)(user)
-        self.groups_joined = [
-            monitor.BOARD_GROUP,
-            monitor.ALL_GROUP if supervisor else monitor.user_group(user.pk),
-        ]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        await self.send(text_data=await _monitor_snapshot(user))
-
-    async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        pass  # the wall only listens
-
-
-@database_sync_to_async
-def _role(user):
-    from studio.accounts.roles import role_of
-
-    return role_of(user)

@@ -3,6 +3,7 @@ import uuid
 
 from django import forms
 
+from studio.conversations.models import Event
 from studio.tavus.events import build_interaction
 from studio.tavus.languages import LANGUAGES
 
@@ -99,13 +100,9 @@ class SteerForm(forms.Form):
             self.add_error("text", "Type what the replica should use.")
         return data
 
-    def send(self, conversation, user):
-        """Write the audit entry and hand the command to the pages in the room."""
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        from studio.conversations.models import Event
-
+    def record(self, conversation, user) -> tuple[Event, dict]:
+        """Write the command on the timeline; returns its event and the in-room envelope for
+        the pages in the room to carry in (studio.conversations.push.send_command)."""
         label, event_type, key, verb = self.ACTIONS[self.cleaned_data["action"]]
         text = self.cleaned_data.get("text", "").strip()
         properties = {key: text} if key else {}
@@ -118,8 +115,4 @@ class SteerForm(forms.Form):
             payload={"label": what, "command": event_type, "text": text, "delivered": False},
             actor=user,
         )
-        async_to_sync(get_channel_layer().group_send)(
-            f"conversation-{conversation.pk}-hosts",
-            {"type": "command", "id": event.pk, "envelope": envelope},
-        )
-        return event
+        return event, envelope

@@ -1,19 +1,18 @@
-"""Live push: render each change once from the live page's own partials and fan the bytes out.
+"""The live page's updates: each change rendered once from the page's own partials, for the
+conversation's group and (through the wall) the monitoring walls; and the in-room events
+relayed from the room, stored and applied.
 
-Everything here is sync; consumers call it through database_sync_to_async.
+Everything here is sync; consumers call it through database_sync_to_async. Functions that work
+out a change return its pushes (studio.conversations.push) and send nothing: the caller does.
 """
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from studio.conversations import monitor
+from studio.conversations import push, wall
 from studio.conversations.models import Conversation, Event, Utterance
+from studio.conversations.push import Pushes
 
-log = logging.getLogger(__name__)
 PAGE = "conversations/live.html"
 
 SPEAKING_EVENTS = {
@@ -35,10 +34,6 @@ STORED_ROOM_EVENTS = {
 }
 
 
-def group_name(pk: int) -> str:
-    return f"conversation-{pk}"
-
-
 def render_part(name: str, conversation: Conversation, **context) -> str:
     return render_to_string(
         f"{PAGE}#{name}", {"conversation": conversation, "oob": True, **context}
@@ -56,21 +51,18 @@ def snapshot_html(conversation: Conversation) -> str:
     )
 
 
-def broadcast(conversation: Conversation, html: str) -> None:
-    if not html:
-        return
-    layer = get_channel_layer()
-    message = {"type": "push", "html": html}
-    async_to_sync(layer.group_send)(group_name(conversation.pk), message)
-
-
-def publish_status(conversation: Conversation, *, wall=True, launched=False) -> None:
-    """A state change: the live page's status panel and the monitor's tile (and board, for
-    a launch or an end). wall=False for what only the live page shows (a transcript or
+def status_pushes(conversation: Conversation, *, wall_too=True, launched=False) -> Pushes:
+    """A state change: the live page's status panel and the wall's tile (and board, for a
+    launch or an end). wall_too=False for what only the live page shows (a transcript or
     recording arriving)."""
-    broadcast(conversation, status_html(conversation))
-    if wall:
-        monitor.publish_tile(conversation, launched=launched)
+    pushes = [(push.conversation_group(conversation.pk), status_html(conversation))]
+    if wall_too:
+        pushes += wall.tile_pushes(conversation, launched=launched)
+    return pushes
+
+
+def publish_status(conversation: Conversation, *, wall_too=True, launched=False) -> None:
+    push.send(status_pushes(conversation, wall_too=wall_too, launched=launched))
 
 
 def timeline(conversation: Conversation) -> list[dict]:
@@ -124,12 +116,13 @@ def timeline(conversation: Conversation) -> list[dict]:
     return steps
 
 
-def ingest_room_event(conversation: Conversation, event) -> str:
-    """Store and apply one validated in-room event; return the HTML to fan out (maybe '')."""
+def ingest_room_event(conversation: Conversation, event) -> Pushes:
+    """Store and apply one validated in-room event; return what to fan out (maybe nothing)."""
     kind = event.event_type
+    page = push.conversation_group(conversation.pk)
     if kind == "conversation.utterance":
         if not event.speech:
-            return ""
+            return []
         utterance, created = Utterance.objects.get_or_create(
             conversation=conversation,
             dedupe_key=event.dedupe_key[:200],
@@ -141,34 +134,31 @@ def ingest_room_event(conversation: Conversation, event) -> str:
             },
         )
         if not created:
-            return ""
-        monitor.publish_captions(conversation)
-        return render_part("caption", conversation, utterance=utterance) + render_part(
+            return []
+        html = render_part("caption", conversation, utterance=utterance) + render_part(
             "streaming", conversation, role=utterance.role, speech=""
         )
+        return [(page, html), *wall.captions_pushes(conversation)]
     if kind == "conversation.utterance.streaming":
         role = event.role or "replica"
-        return render_part(
-            "streaming", conversation, role=role, speech="" if event.final else event.speech
-        )
+        speech = "" if event.final else event.speech
+        return [(page, render_part("streaming", conversation, role=role, speech=speech))]
     if kind in SPEAKING_EVENTS:
         role, on = SPEAKING_EVENTS[kind]
         role = role or event.role or "replica"
-        monitor.publish_speaking(conversation, role, on)
-        return render_part("speaking", conversation, role=role, on=on)
+        html = render_part("speaking", conversation, role=role, on=on)
+        return [(page, html), *wall.speaking_pushes(conversation, role, on)]
     if kind in STORED_ROOM_EVENTS:
         stored = conversation.record_event(
             source=Event.ROOM, event_type=kind, dedupe_key=event.dedupe_key, payload=event.raw
         )
         if stored and conversation.apply_room_event(event):
-            monitor.publish_tile(conversation)
-            return status_html(conversation)
-    return ""
+            return status_pushes(conversation)
+    return []
 
 
-def note_recording_started(conversation: Conversation) -> str:
+def note_recording_started(conversation: Conversation) -> Pushes:
     if conversation.recording_started_at or not conversation.is_live:
-        return ""
+        return []
     conversation._set(recording_started_at=timezone.now())
-    monitor.publish_tile(conversation)
-    return status_html(conversation)
+    return status_pushes(conversation)

@@ -1,15 +1,23 @@
 import hashlib
 import hmac
+import os
 import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
+from studio.accounts.roles import is_supervisor
+from studio.lib.logs import redact
+
 # Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
-# appends " reached", which events.py strips.
+# appends " reached", which studio.tavus.parse.clean_shutdown_reason strips.
 END_REASONS = {
     "max_call_duration": "Reached its maximum length",
     "participant_left_timeout": "Everyone left",
@@ -20,6 +28,19 @@ END_REASONS = {
     "exception_encountered_during_conversation_startup": "Tavus failed while starting it",
     "test_mode": "Dry run: nothing was started",
 }
+
+
+# Sent by Conversation.mark_ended(conversation=...), whoever ended it (a webhook, the reconciler).
+conversation_ended = Signal()
+# This process, as the holder of a Lease.
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def without_secrets(payload: dict) -> dict:
+    """A webhook body as it is kept: Tavus echoes the callback URL, whose path is the secret."""
+    if not isinstance(payload.get("webhook_url"), str):
+        return payload
+    return {**payload, "webhook_url": redact(payload["webhook_url"])}
 
 
 def hash_secret(secret: str) -> str:
@@ -37,9 +58,21 @@ class ConversationQuerySet(models.QuerySet):
         return self.live().filter(test_mode=False)
 
     def visible_to(self, user):
-        from studio.accounts.roles import is_supervisor
-
         return self if is_supervisor(user) else self.filter(launched_by=user)
+
+    def with_artifact_flags(self):
+        """Whether each artifact is there (has_transcript, …), without loading it."""
+        return self.annotate(
+            has_transcript=models.ExpressionWrapper(
+                models.Q(transcript__isnull=False), output_field=models.BooleanField()
+            ),
+            has_recording=models.ExpressionWrapper(
+                models.Q(recording__isnull=False), output_field=models.BooleanField()
+            ),
+            has_perception=models.ExpressionWrapper(
+                ~models.Q(perception_analysis=""), output_field=models.BooleanField()
+            ),
+        )
 
 
 class Conversation(models.Model):
@@ -256,8 +289,6 @@ class Conversation(models.Model):
         return settings.STUDIO_PUBLIC_URL + reverse("join:page", args=[self.join_token])
 
     def can_view(self, user) -> bool:
-        from studio.accounts.roles import is_supervisor
-
         return is_supervisor(user) or self.launched_by_id == user.pk
 
     can_end = can_view
@@ -327,10 +358,8 @@ class Conversation(models.Model):
         if when is None or when > now or when < self.created_at:
             when = now
         self._set(status=self.ENDED, ended_at=when, end_received_at=now, end_reason=reason)
-        # The last captions may have been skipped by the live index's throttle.
-        from studio.conversations.search import index_captions
-
-        index_captions(self.pk)
+        # _set() writes with update(), which sends no post_save: say it here (search listens).
+        conversation_ended.send(sender=type(self), conversation=self)
         return True
 
     def record_event(
@@ -361,7 +390,7 @@ class Conversation(models.Model):
                 source=Event.WEBHOOK,
                 event_type=event.event_type,
                 dedupe_key=event.dedupe_key,
-                payload=event.raw,
+                payload=without_secrets(event.raw),
                 occurred_at=event.timestamp,
             )
             return None if stored is None else self.apply_webhook(event)
@@ -484,14 +513,17 @@ class Lease(models.Model):
         return f"{self.name} held by {self.holder}"
 
     @classmethod
-    def acquire(cls, name: str, holder: str, seconds: int, now=None) -> bool:
+    def acquire(cls, name: str, holder: str, seconds: int, now=None, *, renew=True) -> bool:
+        """Take the lease, or extend it when `holder` has it already (unless renew=False: then
+        only an expired lease is taken, by anyone)."""
         now = now or timezone.now()
         until = now + timedelta(seconds=seconds)
+        free = models.Q(expires_at__lt=now)
         # One conditional UPDATE is atomic on SQLite and PostgreSQL alike: of several
         # processes racing for an expired lease, exactly one sees a row change.
         taken = (
             cls.objects.filter(name=name)
-            .filter(models.Q(expires_at__lt=now) | models.Q(holder=holder))
+            .filter(free | models.Q(holder=holder) if renew else free)
             .update(holder=holder, expires_at=until)
         )
         if taken:
@@ -506,3 +538,16 @@ class Lease(models.Model):
     @classmethod
     def release(cls, name: str, holder: str) -> None:
         cls.objects.filter(name=name, holder=holder).delete()
+
+    @classmethod
+    @contextmanager
+    def turn(cls, name: str, seconds: int, now=None, *, keep=False) -> Iterator[bool]:
+        """This process's turn at the job `name`: True inside the block when it holds the
+        lease, False when another process does. Released after the block, unless `keep`: then
+        it stays until it expires, and nobody takes a turn before (a "once a day" job)."""
+        mine = cls.acquire(name, HOLDER, seconds, now=now, renew=not keep)
+        try:
+            yield mine
+        finally:
+            if mine and not keep:
+                cls.release(name, HOLDER)

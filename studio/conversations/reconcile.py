@@ -5,25 +5,20 @@ lost track of costs money. Every action taken lands on the conversation's timeli
 reason. Safe with several server processes: a lease lets one run at a time.
 """
 
-import asyncio
 import logging
-import os
 import re
-import socket
-from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
 from studio.conversations import live
-from studio.conversations.history import apply_tavus_events, purge, watch_artifacts
-from studio.conversations.models import Conversation, Event, Lease
+from studio.conversations.artifacts import apply_tavus_events
+from studio.conversations.models import HOLDER, Conversation, Event, Lease
 from studio.tavus import client
 
 log = logging.getLogger(__name__)
 TAG = re.compile(r"\[studio:(\d+)\]")
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+LEASE = "reconciler"
 
 
 def _note(conversation: Conversation, key: str, label: str, now) -> None:
@@ -50,10 +45,9 @@ def _backfill(conversation: Conversation) -> set[str]:
     """Apply the events Tavus kept (verbose GET) that our webhook receiver never saw."""
     remote = client.get_conversation(conversation.tavus_id, verbose=True)
     changed = apply_tavus_events(conversation, remote.events)
-    if remote.status == "ended" and conversation.is_live:
-        reason = remote.raw.get("shutdown_reason") or "ended"
-        if conversation.mark_ended(str(reason).removesuffix(" reached")):
-            changed.add("status")
+    ended = remote.status == "ended" and conversation.is_live
+    if ended and conversation.mark_ended(remote.shutdown_reason or "ended"):
+        changed.add("status")
     return changed
 
 
@@ -116,82 +110,50 @@ def _check(conversation: Conversation, active: dict, now) -> None:
 
 
 def reconcile(now=None) -> int:
-    """One pass. Returns how many conversations it looked at (-1 when another process ran)."""
+    """One pass. Returns how many conversations it looked at (-1 when another process ran).
+
+    Run by the `reconciler` job and by `manage.py reconcile`, under the same lease."""
     now = now or timezone.now()
-    if not Lease.acquire("reconciler", HOLDER, settings.RECONCILE_INTERVAL * 2, now=now):
-        return -1
+    with Lease.turn(LEASE, settings.RECONCILE_INTERVAL * 2, now) as mine:
+        return _pass(now) if mine else -1
+
+
+def _pass(now) -> int:
     try:
+        active = _active_at_tavus()
+    except client.TavusError as exc:
+        log.warning("reconciler: Tavus unavailable (%s); will try again", exc.message)
+        return 0
+    known = set()
+    conversations = list(Conversation.objects.live())
+    for conversation in conversations:
+        # Renew the lease as the pass goes: a long pass (many conversations, a slow Tavus)
+        # would otherwise outlive it and let another process start an overlapping one.
+        renew_at = max(now, timezone.now())
+        if not Lease.acquire(LEASE, HOLDER, settings.RECONCILE_INTERVAL * 2, renew_at):
+            log.warning("reconciler: another process took over mid-pass; stopping")
+            return -1
+        known.add(conversation.tavus_id)
+        before = (conversation.status, conversation.end_requested_at)
         try:
-            active = _active_at_tavus()
+            _check(conversation, active, now)
         except client.TavusError as exc:
-            log.warning("reconciler: Tavus unavailable (%s); will try again", exc.message)
-            return 0
-        known = set()
-        conversations = list(Conversation.objects.live())
-        for conversation in conversations:
-            # Renew the lease as the pass goes: a long pass (many conversations, a slow
-            # Tavus) would otherwise outlive it and let another process start an overlapping one.
-            renew_at = max(now, timezone.now())
-            if not Lease.acquire("reconciler", HOLDER, settings.RECONCILE_INTERVAL * 2, renew_at):
-                log.warning("reconciler: another process took over mid-pass; stopping")
-                return -1
-            known.add(conversation.tavus_id)
-            before = (conversation.status, conversation.end_requested_at)
+            log.warning("reconciler: conversation %s: %s", conversation.pk, exc.message)
+        conversation.refresh_from_db()
+        if (conversation.status, conversation.end_requested_at) != before:
+            live.publish_status(conversation)
+    # Running at Tavus but over for the studio: stop the billing.
+    for tavus_id in set(active) - known:
+        local = Conversation.objects.filter(tavus_id=tavus_id).first()
+        if local is not None and not local.is_live:
             try:
-                _check(conversation, active, now)
+                client.end_conversation(tavus_id)
+                _note(
+                    local,
+                    "still-running",
+                    "Still running at Tavus after it ended here: ended it",
+                    now,
+                )
             except client.TavusError as exc:
-                log.warning("reconciler: conversation %s: %s", conversation.pk, exc.message)
-            conversation.refresh_from_db()
-            if (conversation.status, conversation.end_requested_at) != before:
-                live.publish_status(conversation)
-        # Running at Tavus but over for the studio: stop the billing.
-        for tavus_id in set(active) - known:
-            local = Conversation.objects.filter(tavus_id=tavus_id).first()
-            if local is not None and not local.is_live:
-                try:
-                    client.end_conversation(tavus_id)
-                    _note(
-                        local,
-                        "still-running",
-                        "Still running at Tavus after it ended here: ended it",
-                        now,
-                    )
-                except client.TavusError as exc:
-                    log.warning("reconciler: could not end %s: %s", tavus_id, exc.message)
-        _after_pass(now)
-        return len(conversations)
-    finally:
-        Lease.release("reconciler", HOLDER)
-
-
-def _after_pass(now) -> None:
-    """Jobs that ride on the reconciler: late artifacts, and retention once a day."""
-    watch_artifacts(now=now)
-    last = Lease.objects.filter(name="purge-day").first()
-    if last is None or last.expires_at < now:
-        Lease.objects.update_or_create(
-            name="purge-day", defaults={"holder": HOLDER, "expires_at": now + timedelta(days=1)}
-        )
-        purge(now=now)
-
-
-async def run_forever() -> None:
-    """Started with the server (ASGI lifespan): one pass every RECONCILE_INTERVAL seconds."""
-    while True:
-        try:
-            await sync_to_async(reconcile, thread_sensitive=False)()
-        except Exception:
-            log.exception("reconciler pass failed")
-        await asyncio.sleep(settings.RECONCILE_INTERVAL)
-
-
-async def alerts_forever() -> None:
-    """Time-based alerts appear and clear without any event: re-check them every few s."""
-    from studio.conversations.monitor import refresh_alerts
-
-    while True:
-        try:
-            await sync_to_async(refresh_alerts, thread_sensitive=False)()
-        except Exception:
-            log.exception("alert pass failed")
-        await asyncio.sleep(settings.ALERT_INTERVAL)
+                log.warning("reconciler: could not end %s: %s", tavus_id, exc.message)
+    return len(conversations)

@@ -1,8 +1,7 @@
 from django.urls import path
 
-from studio.conversations.consumers import ConversationConsumer, MonitorConsumer
+from studio.conversations.consumers import ConversationConsumer
 
 websocket_urlpatterns = [
     path("ws/conversations/<int:pk>/", ConversationConsumer.as_asgi()),
-    path("ws/monitor/", MonitorConsumer.as_asgi()),
 ]

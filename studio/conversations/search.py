@@ -3,8 +3,9 @@ PostgreSQL, behind one function, `search(queryset, phrase)`.
 
 The index holds one document per conversation: the final transcript when Tavus sent one (the
 system prompt left out: it is the same for every conversation of a persona), else the live
-caption lines. Migration 0002 creates the index table; the signals below keep it in step, and
-`index_many` fills it in bulk for seeded data (bulk_create sends no signals).
+caption lines. Migration 0002 creates the index table; the signals below keep it in step (the
+models know nothing of the index), `catch_up` is a background job (studio.conversations.jobs),
+and `index_many` fills it in bulk for seeded data (bulk_create sends no signals).
 
 The SQL is written out in full below, every value a parameter; the RawSQL noqa's say so.
 """
@@ -23,7 +24,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from studio.conversations.models import Conversation, Event, Utterance
+from studio.conversations.models import Conversation, Event, Lease, Utterance, conversation_ended
 
 # SQLite: the FTS5 virtual table conversations_search, rowid = conversation id.
 SQLITE_DELETE = "DELETE FROM conversations_search WHERE rowid = %s"
@@ -130,8 +131,9 @@ def unindex(pks: Iterable[int]) -> None:
 # cost O(n) each, O(n²) a conversation: at 1,000 captions a caption's ingest took 3× as long
 # on SQLite, 2× on PostgreSQL (bench/RESULTS.md). A live conversation's caption is indexed at
 # once unless this process indexed it in the last LIVE_INDEX_EVERY seconds; those skipped are
-# caught by the next caption, the alert loop's `catch_up()` every few seconds, and the end.
+# caught by the next caption, the `catch_up()` job every few seconds, and the end.
 LIVE_INDEX_EVERY = 2.0
+CATCH_UP_LEASE = "search-catch-up"
 _last_indexed: dict[int, float] = {}  # conversation pk -> time.monotonic(); a throttle only
 
 
@@ -156,20 +158,24 @@ def index_captions(pk: int, *, throttled: bool = False) -> None:
     index_conversation(conversation)
 
 
-def catch_up() -> int:
+def catch_up(now=None) -> int:
     """Index the captions of live conversations (and of ones that just ended), so what the
-    per-caption throttle skipped is searchable within one alert interval."""
-    since = timezone.now() - timedelta(seconds=max(60, 4 * settings.ALERT_INTERVAL))
-    pks = list(
-        Conversation.objects.filter(transcript__isnull=True)
-        .filter(Q(status__in=Conversation.LIVE_STATUSES) | Q(ended_at__gte=since))
-        .filter(utterances__isnull=False)
-        .values_list("pk", flat=True)
-        .distinct()
-    )
-    for pk in pks:
-        index_captions(pk)
-    return len(pks)
+    per-caption throttle skipped is searchable within one pass (every ALERT_INTERVAL s)."""
+    now = now or timezone.now()
+    with Lease.turn(CATCH_UP_LEASE, settings.ALERT_INTERVAL, now) as mine:
+        if not mine:
+            return 0
+        since = now - timedelta(seconds=max(60, 4 * settings.ALERT_INTERVAL))
+        pks = list(
+            Conversation.objects.filter(transcript__isnull=True)
+            .filter(Q(status__in=Conversation.LIVE_STATUSES) | Q(ended_at__gte=since))
+            .filter(utterances__isnull=False)
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+        for pk in pks:
+            index_captions(pk)
+        return len(pks)
 
 
 def _event_saved(sender, instance, created, raw=False, **kwargs):
@@ -193,10 +199,15 @@ def _conversation_deleted(sender, instance, **kwargs):
     unindex([instance.pk])
 
 
+def _conversation_ended(sender, conversation, **kwargs):
+    index_captions(conversation.pk)  # the last captions may have been skipped by the throttle
+
+
 post_save.connect(_utterance_saved, sender=Utterance, dispatch_uid="search-utterance")
 post_save.connect(_event_saved, sender=Event, dispatch_uid="search-event")
 post_save.connect(_conversation_saved, sender=Conversation, dispatch_uid="search-conversation")
 post_delete.connect(_conversation_deleted, sender=Conversation, dispatch_uid="search-delete")
+conversation_ended.connect(_conversation_ended, dispatch_uid="search-ended")
 
 
 # --- Searching -----------------------------------------------------------------------------

@@ -1,7 +1,5 @@
-import json
 import logging
 
-import httpx
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -15,9 +13,10 @@ from django.views.decorators.http import require_POST
 from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
-from studio.conversations import live, monitor
+from studio.conversations import live, push
 from studio.conversations.forms import LaunchForm, SteerForm
 from studio.conversations.models import Conversation, Event
+from studio.presets.demo import ensure_demo_presets
 from studio.presets.models import Preset
 from studio.tavus import client
 from studio.tavus.events import EventError, parse_webhook
@@ -25,8 +24,8 @@ from studio.tavus.events import EventError, parse_webhook
 log = logging.getLogger(__name__)
 
 
-def get_conversation_for_user(request, pk) -> Conversation:
-    """The conversation if this user may see it; 404 otherwise (history uses it too)."""
+def _get_conversation_for_user(request, pk) -> Conversation:
+    """The conversation if this user may see it; 404 otherwise."""
     conversation = get_object_or_404(
         Conversation.objects.select_related("launched_by", "end_requested_by"), pk=pk
     )
@@ -61,8 +60,6 @@ def _slots_page(request, preset, holders, tavus_message=""):
 
 @role_required()
 def launch(request: HttpRequest) -> HttpResponse:
-    from studio.presets.demo import ensure_demo_presets
-
     ensure_demo_presets()
     presets = (
         Preset.objects.filter(archived=False)
@@ -108,7 +105,7 @@ def _launch(request, preset, form):
     key = form.cleaned_data["launch_key"]
     existing = Conversation.objects.filter(launch_key=key).first()
     if existing:  # a double click: the first submit already launched
-        return redirect("conversation", pk=existing.pk)
+        return redirect("conversations:page", pk=existing.pk)
     holders = _slots_full()
     if holders is not None:
         return _slots_page(request, preset, holders)
@@ -128,11 +125,12 @@ def _launch(request, preset, form):
             preset=preset, user=request.user, effective=effective, launch_key=key
         )
     except IntegrityError:  # the twin request won the race on launch_key
-        return redirect("conversation", pk=Conversation.objects.get(launch_key=key).pk)
+        return redirect("conversations:page", pk=Conversation.objects.get(launch_key=key).pk)
     body = {
         **effective.body,
         "conversation_name": conversation.tavus_name(),
-        "callback_url": f"{settings.STUDIO_PUBLIC_URL}{reverse('tavus-webhook', args=[secret])}",
+        "callback_url": settings.STUDIO_PUBLIC_URL
+        + reverse("conversations:webhook", args=[secret]),
     }
     try:
         tavus = client.create_conversation(body)
@@ -140,21 +138,20 @@ def _launch(request, preset, form):
         conversation.mark_failed("Tavus says every conversation slot on the plan is in use.")
         holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
         return _slots_page(request, preset, holders, tavus_message=exc.detail or exc.message)
+    except client.TavusUnreachable as exc:  # nothing reached Tavus, so nothing was created
+        conversation.mark_failed(exc.message)
+        messages.error(request, f"The conversation did not start: {exc.message}")
+        return redirect("conversations:page", pk=conversation.pk)
     except client.TavusUnavailable as exc:
-        if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
-            # Nothing reached Tavus, so nothing was created.
-            conversation.mark_failed(exc.message)
-            messages.error(request, f"The conversation did not start: {exc.message}")
-        else:
-            # The request may have reached Tavus: never guess, never retry (a retry could
-            # start a second billed conversation). The reconciler finds out.
-            conversation.mark_unknown(exc.message)
-            messages.warning(
-                request,
-                "Tavus did not answer in time. The studio is checking "
-                "whether the conversation started; this page will update.",
-            )
-        return redirect("conversation", pk=conversation.pk)
+        # The request may have reached Tavus: never guess, never retry (a retry could start a
+        # second billed conversation). The reconciler finds out.
+        conversation.mark_unknown(exc.message)
+        messages.warning(
+            request,
+            "Tavus did not answer in time. The studio is checking "
+            "whether the conversation started; this page will update.",
+        )
+        return redirect("conversations:page", pk=conversation.pk)
     except client.TavusError as exc:
         conversation.mark_failed(exc.message)
         form.add_error(None, f"Tavus refused to start the conversation: {exc.message}")
@@ -178,7 +175,7 @@ def _launch(request, preset, form):
             request,
             "Dry run: Tavus accepted the settings. Nothing was started and nothing is billed.",
         )
-    return redirect("conversation", pk=conversation.pk)
+    return redirect("conversations:page", pk=conversation.pk)
 
 
 @role_required()
@@ -193,7 +190,7 @@ def live_list(request: HttpRequest) -> HttpResponse:
 
 @role_required()
 def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = get_conversation_for_user(request, pk)
+    conversation = _get_conversation_for_user(request, pk)
     is_launcher = conversation.launched_by_id == request.user.pk
     # Only the launcher's page joins the room unless a supervisor chooses to join.
     joins_room = conversation.is_live and (is_launcher or request.GET.get("join") == "1")
@@ -222,7 +219,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required()
 @require_POST
 def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = get_conversation_for_user(request, pk)
+    conversation = _get_conversation_for_user(request, pk)
     if not conversation.is_live:
         messages.info(request, "This conversation has already ended.")
     elif not conversation.tavus_id:
@@ -254,13 +251,13 @@ def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
             "conversations/live.html#status",
             {"conversation": conversation, "timeline": live.timeline(conversation)},
         )
-    return redirect("conversation", pk=conversation.pk)
+    return redirect("conversations:page", pk=conversation.pk)
 
 
 @role_required(SUPERVISOR)
 @require_POST
 def steer(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = get_conversation_for_user(request, pk)
+    conversation = _get_conversation_for_user(request, pk)
     form = SteerForm(request.POST)
     sent = None
     if form.is_valid():
@@ -274,9 +271,10 @@ def steer(request: HttpRequest, pk: int) -> HttpResponse:
                 "“Join the video”.",
             )
         else:
-            sent = form.send(conversation, request.user)
+            sent, envelope = form.record(conversation, request.user)
+            push.send_command(conversation.pk, sent.pk, envelope)
             audit("steer", request=request, target=conversation, detail=sent.payload["label"])
-            live.broadcast(conversation, live.status_html(conversation))
+            push.send(live.status_pushes(conversation, wall_too=False))
             form = SteerForm()
     context = {"conversation": conversation, "steer_form": form, "sent": sent}
     if request.htmx:
@@ -286,7 +284,7 @@ def steer(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         for error in form.non_field_errors() or ["Check the command and try again."]:
             messages.error(request, error)
-    return redirect("conversation", pk=conversation.pk)
+    return redirect("conversations:page", pk=conversation.pk)
 
 
 @csrf_exempt
@@ -296,14 +294,16 @@ def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     conversation = Conversation.for_webhook_secret(secret)
     if conversation is None:
         return JsonResponse({"error": "unknown callback"}, status=404)
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": "body too large"}, status=413)
     if request.content_type != "application/json":
         return JsonResponse({"error": "expected application/json"}, status=415)
+    # The limit counts the bytes that arrive, not what Content-Length claims: a chunked body
+    # has no length, and one that lies must not get more in.
+    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
     try:
-        event = parse_webhook(json.loads(request.body))
-    except (ValueError, EventError) as exc:
+        event = parse_webhook(body)
+    except EventError as exc:
         return JsonResponse({"error": f"bad webhook: {exc}"}, status=400)
     if conversation.tavus_id and event.conversation_id != conversation.tavus_id:
         return JsonResponse({"error": "conversation_id does not match"}, status=400)
@@ -312,21 +312,5 @@ def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
         return JsonResponse({"status": "duplicate"})
     if changed:
         # Artifacts (transcript, recording, analysis) appear on the live page, not the wall.
-        live.publish_status(conversation, wall="status" in changed)
+        live.publish_status(conversation, wall_too="status" in changed)
     return JsonResponse({"status": "ok"})
-
-
-@role_required()
-def monitor_page(request: HttpRequest) -> HttpResponse:
-    # The page renders the same state the socket sends on connect, so it is right even
-    # before (or without) the websocket.
-    return render(
-        request,
-        "conversations/monitor.html",
-        {
-            "nav": "monitor",
-            "board": monitor.board(),
-            "tiles": monitor.tiles_for(request.user),
-            "recent": monitor.recently_ended(request.user),
-        },
-    )

@@ -15,6 +15,7 @@ from django.utils import timezone
 from studio.conversations import live
 from studio.conversations.consumers import ConversationOver, RoomRelayConsumer
 from studio.conversations.models import Conversation
+from studio.conversations.push import Pushes
 
 UNKNOWN, ENDED = 4404, 4410  # close codes the page understands
 
@@ -75,7 +76,7 @@ class JoinConsumer(RoomRelayConsumer):
         if not await _join_page_seen(self.pk):
             await self._over()
 
-    async def ingest(self, envelope: dict) -> tuple[str, list]:
+    async def ingest(self, envelope: dict) -> Pushes:
         try:
             return await super().ingest(envelope)
         except ConversationOver:

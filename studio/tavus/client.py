@@ -11,13 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from time import sleep
 from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
 from django.conf import settings
+
+from studio.tavus.parse import clean_shutdown_reason, parse_timestamp
 
 USER_AGENT = "ConversationStudio/0.1"
 CONNECT_TIMEOUT = 5.0
@@ -80,6 +82,12 @@ class TavusUnavailable(TavusError):
     default_message = "Tavus is not answering right now. Try again in a minute."
 
 
+class TavusUnreachable(TavusUnavailable):
+    """The request never reached Tavus (no connection), so it cannot have done anything."""
+
+    default_message = "Could not reach Tavus. Check the internet connection and try again."
+
+
 UNEXPECTED = "Tavus answered with something unexpected. Try again in a minute."
 
 # Plain words for the ids people pick from lists; the raw Tavus text stays in `.detail`.
@@ -125,25 +133,6 @@ class _Malformed(Exception):
 
 
 # --- Typed values --------------------------------------------------------------------------
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """ISO-8601 text (with `Z`) or Unix seconds as an aware UTC datetime; None if unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    # Tavus writes UTC; some older payloads drop the zone marker.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(data: dict, *keys: str, required: bool = False) -> str:
@@ -204,6 +193,10 @@ class Conversation:
             events=events,
             raw=data,
         )
+
+    @property
+    def shutdown_reason(self) -> str | None:
+        return clean_shutdown_reason(self.raw.get("shutdown_reason"))
 
 
 @dataclass(frozen=True)
@@ -416,15 +409,18 @@ def _call_once[T](
 ) -> T:
     try:
         response = _client().request(method, path, params=params, json=json)
+    except httpx.ConnectTimeout as exc:
+        raise TavusUnreachable(
+            "Tavus did not answer in time. Try again in a minute.", detail=str(exc)
+        ) from exc
     except httpx.TimeoutException as exc:
         raise TavusUnavailable(
             "Tavus did not answer in time. Try again in a minute.", detail=str(exc)
         ) from exc
+    except httpx.ConnectError as exc:
+        raise TavusUnreachable(detail=str(exc)) from exc
     except httpx.RequestError as exc:
-        raise TavusUnavailable(
-            "Could not reach Tavus. Check the internet connection and try again.",
-            detail=str(exc),
-        ) from exc
+        raise TavusUnavailable(TavusUnreachable.default_message, detail=str(exc)) from exc
     _raise_for_status(response)
     try:
         return parse(response)

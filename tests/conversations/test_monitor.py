@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from studio.asgi import application
 from studio.conversations.models import Conversation, Event, Utterance
-from studio.conversations.monitor import alerts, refresh_alerts
+from studio.conversations.wall import alerts, refresh_alerts
 from tests.conftest import make_user
 from tests.conversations.factories import make_conversation
 
@@ -193,7 +193,9 @@ def _cookie(user):
 
 
 async def _socket(user, path):
-    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", await _cookie(user))]
+    headers = [
+        (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", await _cookie(user))
+    ]
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect()
     assert connected
@@ -276,8 +278,8 @@ async def test_webhooks_update_the_wall_only_for_what_it_shows():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_relayed_caption_reaches_the_page_and_the_wall():
-    # The relay's handler collects the wall's pushes in its worker thread and sends them from
-    # the event loop after the page's (studio.conversations.monitor.collected_sends).
+    # The relay's handler works out the page's and the wall's pushes in its worker thread and
+    # sends them from the event loop, the page's first (studio.conversations.push).
     from tests.conversations.test_consumer import utterance
 
     conversation, _, wall, page = await _watched()
@@ -314,12 +316,14 @@ async def test_a_steering_command_reaches_the_host_page_and_is_confirmed():
     refreshed = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
     assert refreshed.host_connected
 
+    from studio.conversations import push
     from studio.conversations.forms import SteerForm
 
     sam = await sync_to_async(make_user)("sam", "Supervisor")
     form = SteerForm({"action": "echo", "text": "Let's wrap up."})
     assert await sync_to_async(form.is_valid)()
-    event = await sync_to_async(form.send)(refreshed, sam)
+    event, envelope = await sync_to_async(form.record)(refreshed, sam)
+    await sync_to_async(push.send_command)(refreshed.pk, event.pk, envelope)
     command = json.loads(await host.receive_from())
     assert command["studio_command"] == event.pk
     assert command["envelope"]["event_type"] == "conversation.echo"
@@ -337,7 +341,7 @@ def test_captions_reach_the_tile(operator, db):
     Utterance.objects.create(conversation=conversation, role="user", text="One", dedupe_key="1")
     Utterance.objects.create(conversation=conversation, role="replica", text="Two", dedupe_key="2")
     Utterance.objects.create(conversation=conversation, role="user", text="Three", dedupe_key="3")
-    from studio.conversations.monitor import tile_context
+    from studio.conversations.wall import tile_context
 
     assert [u.text for u in tile_context(conversation)["captions"]] == ["Two", "Three"]
     assert Event.objects.count() == 0

@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from studio.conversations import history
+from studio.conversations import artifacts
 from studio.conversations.models import Conversation, Event
+from studio.history import timeline
 from tests.conversations.factories import make_conversation
 from tests.history.conftest import ended
 
@@ -178,7 +179,7 @@ def test_the_timeline_merges_every_source_with_relative_times(client, operator, 
             actor=actor,
             occurred_at=start + timedelta(seconds=seconds),
         )
-    steps = history.history_timeline(conversation, list(conversation.events.all()))
+    steps = timeline.history_timeline(conversation, list(conversation.events.all()))
     assert [(s["offset"], s["label"]) for s in steps] == [
         ("+0:00", "Launched by olivia"),
         ("+0:03", "Replica joined the room"),
@@ -195,7 +196,7 @@ def test_the_timeline_merges_every_source_with_relative_times(client, operator, 
 
 def test_the_timeline_falls_back_to_the_row_when_no_event_was_stored(operator):
     conversation = ended(operator, length=61)
-    steps = history.history_timeline(conversation, [])
+    steps = timeline.history_timeline(conversation, [])
     assert [s["label"] for s in steps] == ["Launched by olivia", "Ended: Everyone left"]
     assert steps[-1]["offset"] == "+1:01"
 
@@ -226,8 +227,8 @@ def test_waiting_for_then_never_arrived(client, operator):
 def test_nothing_is_awaited_from_a_dry_run_or_a_failed_launch(operator):
     dry = ended(operator, test_mode=True, end_reason="test_mode")
     failed = ended(operator, status=Conversation.FAILED)
-    assert history.artifact_states(dry) == []
-    assert history.artifact_states(failed) == []
+    assert artifacts.artifact_states(dry) == []
+    assert artifacts.artifact_states(failed) == []
 
 
 def test_recording_is_awaited_only_when_it_started(operator):
@@ -240,8 +241,8 @@ def test_recording_is_awaited_only_when_it_started(operator):
         transcript=transcript,
         recording_started_at=timezone.now() - timedelta(minutes=59),
     )
-    assert history.missing_artifacts(never) == []
-    assert history.missing_artifacts(started) == ["recording"]
+    assert artifacts.missing_artifacts(never) == []
+    assert artifacts.missing_artifacts(started) == ["recording"]
 
 
 def test_perception_is_awaited_only_when_the_snapshot_says_so(operator):
@@ -253,9 +254,9 @@ def test_perception_is_awaited_only_when_the_snapshot_says_so(operator):
         settings_snapshot={"layers": {"perception": {"perception_model": "raven-0"}}},
     )
     off = ended(operator, transcript=transcript, settings_snapshot={"perception_model": "off"})
-    assert history.missing_artifacts(unknown) == []
-    assert history.missing_artifacts(raven) == ["perception analysis"]
-    assert history.missing_artifacts(off) == []
+    assert artifacts.missing_artifacts(unknown) == []
+    assert artifacts.missing_artifacts(raven) == ["perception analysis"]
+    assert artifacts.missing_artifacts(off) == []
 
 
 def test_a_live_conversation_links_to_its_live_page(client, operator):
@@ -267,6 +268,6 @@ def test_a_live_conversation_links_to_its_live_page(client, operator):
 
 def test_offset_format():
     start = timezone.now()
-    assert history.offset(start + timedelta(seconds=42), start) == "+0:42"
-    assert history.offset(start + timedelta(seconds=3725), start) == "+1:02:05"
-    assert history.offset(start - timedelta(seconds=3), start) == "−0:03"
+    assert timeline.offset(start + timedelta(seconds=42), start) == "+0:42"
+    assert timeline.offset(start + timedelta(seconds=3725), start) == "+1:02:05"
+    assert timeline.offset(start - timedelta(seconds=3), start) == "−0:03"

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from studio.conversations import search
-from studio.conversations.export import PURGED_EVENT, purge
 from studio.conversations.models import Conversation, Event
+from studio.conversations.retention import PURGED_EVENT, purge
 from studio.tavus import client as tavus
 from tests.history.conftest import ended
 
@@ -46,7 +46,7 @@ def test_it_removes_what_is_older_than_the_presets_retention(operator, make_pres
     fresh = old_conversation(operator, short, days=29)
     kept = old_conversation(operator, forever, days=400)
     orphan = old_conversation(operator, None, days=400)
-    caplog.set_level(logging.INFO, logger="studio.conversations.export")
+    caplog.set_level(logging.INFO, logger="studio.conversations.retention")
 
     summary = purge()
 
@@ -110,9 +110,9 @@ def test_now_can_be_given(operator, make_preset):
 
 
 def test_batches_cover_every_preset(operator, make_preset, monkeypatch):
-    from studio.conversations import export
+    from studio.conversations import retention
 
-    monkeypatch.setattr(export, "PURGE_BATCH", 2)
+    monkeypatch.setattr(retention, "PURGE_BATCH", 2)
     a, b = make_preset(name="A", retention_days=1), make_preset(name="B", retention_days=1)
     for preset in (b, a, b, a, b):  # interleaved ids across the two presets
         old_conversation(operator, preset, days=3)

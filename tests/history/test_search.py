@@ -123,17 +123,15 @@ def _caption(conversation, seq, speech):
     ingest_room_event(conversation, event)
 
 
-def test_a_burst_of_captions_is_indexed_by_the_alert_pass(operator):
+def test_a_burst_of_captions_is_indexed_by_the_catch_up_job(operator):
     # Rebuilding the document on every caption was O(n²) a conversation: a burst is indexed
-    # once at its start and again by the alert loop's pass a few seconds later.
-    from studio.conversations.monitor import refresh_alerts
-
+    # once at its start and again by the `search` job's pass a few seconds later.
     conversation, _ = make_conversation(operator)
     _caption(conversation, 1, "I saw a heron today")
     _caption(conversation, 2, "and then a kingfisher")
     assert found(operator, "heron") == [conversation.pk]
     assert found(operator, "kingfisher") == []  # within the throttle window
-    refresh_alerts()
+    search.catch_up()
     assert found(operator, "kingfisher") == [conversation.pk]
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from studio.conversations import history, search
+from studio.conversations import artifacts, search
 from studio.conversations.models import Conversation, Event
 from studio.tavus import client as tavus
 from tests.conversations.factories import make_conversation
@@ -46,9 +46,9 @@ def ended_at_tavus(studio_server, operator):
 
 def test_it_backfills_the_transcript_and_perception_from_tavus(ended_at_tavus):
     conversation = ended_at_tavus(settings_snapshot=RAVEN)
-    assert history.missing_artifacts(conversation) == ["transcript", "perception analysis"]
+    assert artifacts.missing_artifacts(conversation) == ["transcript", "perception analysis"]
 
-    summary = history.watch_artifacts()
+    summary = artifacts.watch_artifacts()
 
     assert summary == {"checked": 1, "backfilled": 1, "errors": 0}
     conversation.refresh_from_db()
@@ -62,9 +62,9 @@ def test_it_backfills_the_transcript_and_perception_from_tavus(ended_at_tavus):
         "application.perception_analysis",
     } <= stored
     assert conversation.events.filter(source=Event.WEBHOOK).count() == len(stored)
-    assert history.missing_artifacts(conversation) == []
+    assert artifacts.missing_artifacts(conversation) == []
     # Nothing left to ask for: the next pass leaves Tavus alone.
-    assert history.watch_artifacts() == {"checked": 0, "backfilled": 0, "errors": 0}
+    assert artifacts.watch_artifacts() == {"checked": 0, "backfilled": 0, "errors": 0}
 
 
 def test_a_backfilled_transcript_is_searchable_and_the_page_stops_waiting(
@@ -75,14 +75,14 @@ def test_a_backfilled_transcript_is_searchable_and_the_page_stops_waiting(
     assert (
         "Waiting for the transcript" in client.get(f"/history/{conversation.pk}/").content.decode()
     )
-    history.watch_artifacts()
+    artifacts.watch_artifacts()
     html = client.get(f"/history/{conversation.pk}/").content.decode()
     assert "Waiting for" not in html and "Final transcript from Tavus" in html
     assert "pelican-shaped kites" in html  # in the system prompt toggle
     # Seeing the same events again (a late webhook, another pass) stores nothing twice.
     count = conversation.events.count()
     remote = tavus.get_conversation(conversation.tavus_id, verbose=True)
-    assert history.apply_tavus_events(conversation, remote.events) == set()
+    assert artifacts.apply_tavus_events(conversation, remote.events) == set()
     assert conversation.events.count() == count
     # The sandbox transcript is only its system prompt, which search leaves out.
     assert search.document(Conversation.objects.get(pk=conversation.pk)) == ""
@@ -91,12 +91,12 @@ def test_a_backfilled_transcript_is_searchable_and_the_page_stops_waiting(
 def test_it_waits_out_the_grace_and_gives_up_after_the_limit(ended_at_tavus):
     conversation = ended_at_tavus()
     ended = conversation.ended_at
-    early = history.watch_artifacts(now=ended + timedelta(minutes=1))
-    late = history.watch_artifacts(now=ended + timedelta(minutes=31))
+    early = artifacts.watch_artifacts(now=ended + timedelta(minutes=1))
+    late = artifacts.watch_artifacts(now=ended + timedelta(minutes=31))
     assert early["checked"] == late["checked"] == 0
     conversation.refresh_from_db()
     assert conversation.transcript is None
-    assert history.artifact_states(conversation, now=ended + timedelta(minutes=31)) == [
+    assert artifacts.artifact_states(conversation, now=ended + timedelta(minutes=31)) == [
         {"name": "transcript", "waiting": False}
     ]
 
@@ -108,14 +108,14 @@ def test_tavus_trouble_is_logged_and_survived(ended_at_tavus, caplog):
         return httpx.Response(500, text="upstream exploded")
 
     with tavus.use_transport(httpx.MockTransport(broken)):
-        summary = history.watch_artifacts()
+        summary = artifacts.watch_artifacts()
     assert summary["errors"] == 1
     assert f"could not fetch {conversation.tavus_id}" in caplog.text
 
 
 def test_unreadable_events_are_skipped(operator, db):
     conversation, _ = make_conversation(operator, status=Conversation.ENDED)
-    changed = history.apply_tavus_events(
+    changed = artifacts.apply_tavus_events(
         conversation,
         [
             "not an object",

@@ -39,7 +39,7 @@ class SandboxServer(StudioServer):
 
         import uvicorn
 
-        from studio.handlers import OneHopASGIHandler
+        from studio.lib.handlers import OneHopASGIHandler
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -27,8 +27,8 @@ def _record_leases(path: str, hold: float) -> None:
         with open(path, "a", encoding="utf-8") as out:
             out.write(line + "\n")
 
-    def recorded_acquire(name, holder, seconds, now=None):
-        taken = acquire(name, holder, seconds, now=now)
+    def recorded_acquire(name, holder, seconds, now=None, **options):
+        taken = acquire(name, holder, seconds, now=now, **options)
         record(name, "acquired" if taken else "stood-aside")
         if taken and hold:
             time.sleep(hold)

@@ -140,11 +140,15 @@ def test_the_reconciler_runs_one_pass_at_a_time_across_both_processes(two_server
 
     # Both processes try every second; each has won some passes and stood aside from others.
     assert wait_for(contended, timeout=30), lease_log.entries("reconciler")
-    for lease in ("reconciler", "alerts"):
+    # The other jobs (studio.conversations.jobs) take turns the same way, each on its own lease.
+    for lease in ("reconciler", "artifacts", "alerts", "search-catch-up"):
         holds = lease_log.held(lease)
         assert holds, lease
         for (_, released, pid), (taken, _, next_pid) in zip(holds, holds[1:], strict=False):
             assert released <= taken, f"{lease}: {next_pid} took it before {pid} let go"
+    # The daily purge: both processes ask every second, one of them purged, once.
+    purges = [r for r in lease_log.entries("purge-day") if r["ev"] == "acquired"]
+    assert len(purges) == 1, purges
 
 
 def test_manage_py_reconcile_stands_aside_while_another_process_holds_the_lease(

@@ -178,7 +178,7 @@ def test_persona_form_validates_any_input(data):
 @PROFILE
 @given(data=st.data())
 def test_history_filters_never_500(supervisor, data):
-    from studio.conversations.history import HistoryFilterForm
+    from studio.history.forms import HistoryFilterForm
 
     payload = data.draw(_form_data(_field_names(HistoryFilterForm, user=supervisor)))
     client = Client()

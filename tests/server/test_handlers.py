@@ -1,4 +1,4 @@
-"""The studio's HTTP handler (studio/handlers.py) and SQLite backend (studio/sqlite/)."""
+"""The studio's HTTP handler (studio/lib/handlers.py) and SQLite backend (studio/lib/sqlite/)."""
 
 import asyncio
 import threading
@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from studio.handlers import OneHopASGIHandler, RequestThread
+from studio.lib.handlers import OneHopASGIHandler, RequestThread
 
 
 async def _get(handler, path):
@@ -89,7 +89,7 @@ def test_sqlite_writers_in_one_process_take_turns(operator):
     order = []
     first_in = threading.Event()
 
-    from studio.sqlite.base import _writer
+    from studio.lib.sqlite.base import _writer
 
     def first():
         with transaction.atomic():
@@ -125,7 +125,7 @@ def test_a_rolled_back_writer_lets_the_next_one_in(operator, settings):
     with pytest.raises(RuntimeError), transaction.atomic():
         Lease.acquire("a", "first", 60)
         raise RuntimeError("the view failed")
-    from studio.sqlite.base import _writer
+    from studio.lib.sqlite.base import _writer
 
     assert not _writer.locked()  # a failed view must not keep everyone else out
     with transaction.atomic():

@@ -1,8 +1,8 @@
-"""studio.layers.FanOutInMemoryChannelLayer: the in-memory layer a single process uses."""
+"""studio.lib.layers.FanOutInMemoryChannelLayer: the in-memory layer a single process uses."""
 
 import asyncio
 
-from studio.layers import FanOutInMemoryChannelLayer
+from studio.lib.layers import FanOutInMemoryChannelLayer
 
 
 def layer_with(members: int, *, batch_members=3, batch_window=0.05):

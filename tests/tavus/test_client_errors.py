@@ -11,6 +11,7 @@ from studio.tavus.client import (
     OutOfCredits,
     TavusError,
     TavusUnavailable,
+    TavusUnreachable,
 )
 
 CONVERSATION = {
@@ -37,6 +38,18 @@ def test_it_turns_a_read_timeout_into_tavus_unavailable(fake_tavus):
     with pytest.raises(TavusUnavailable) as caught:
         client.get_conversation("c123456")
     assert caught.value.message == "Tavus did not answer in time. Try again in a minute."
+    # A read timeout may come after Tavus acted on the request: not "unreachable".
+    assert not isinstance(caught.value, TavusUnreachable)
+
+
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout])
+def test_it_says_when_the_request_never_reached_tavus(fake_tavus, error):
+    # The launch view fails such a launch outright: nothing can have started at Tavus.
+    fake_tavus.reply(error)
+    with pytest.raises(TavusUnreachable) as caught:
+        client.create_conversation({"replica_id": "r1", "persona_id": "p1"})
+    assert isinstance(caught.value, TavusUnavailable)
+    assert caught.value.status is None
 
 
 def test_it_turns_a_500_into_tavus_unavailable(fake_tavus):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from studio.conversations.export import purge
+from studio.conversations.retention import purge
 
 
 class Command(BaseCommand):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from studio.accounts.roles import OPERATOR, SUPERVISOR
 from studio.conversations import search
 from studio.conversations.models import Conversation, Event, Utterance
+from studio.presets.models import Preset
 
 PERSONAS = [
     ("p9a95912", "Interview coach"),
@@ -219,8 +220,6 @@ class Command(BaseCommand):
         return users
 
     def _presets(self):
-        from studio.presets.models import Preset
-
         found = [(p, p.name) for p in Preset._base_manager.all()[:20]]
         return found or [(None, name) for name in PRESETS]
 

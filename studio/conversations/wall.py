@@ -1,32 +1,26 @@
 """The supervisors' monitoring wall: alerts, the slot board, and live tiles.
 
 Tiles go to group `monitor` (supervisors and admins see every conversation) and to
-`monitor-user-<id>` (an operator sees their own). The board goes to `monitor-board`, which
-every monitor socket joins. Each fragment is rendered once and the bytes fanned out.
+`monitor-user-<id>` (an operator sees their own); the board goes to `monitor-board`, which
+every wall joins (studio.conversations.push). Each fragment is rendered once; the functions
+here return the pushes and their callers send them.
 """
 
 from collections import Counter
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from studio.conversations import search
+from studio.conversations import push
 from studio.conversations.models import Conversation, Event, Lease, Utterance
+from studio.conversations.push import Pushes
 
 PAGE = "conversations/monitor.html"
-BOARD_GROUP, ALL_GROUP = "monitor-board", "monitor"
-
-
-def user_group(user_id) -> str:
-    return f"monitor-user-{user_id}"
+ALERTS_LEASE = "alerts"
 
 
 @dataclass(frozen=True)
@@ -129,99 +123,80 @@ def render(name: str, **context) -> str:
     return render_to_string(f"{PAGE}#{name}", {"oob": True, **context})
 
 
-# Set while a socket's handler runs in a worker thread: the wall's pushes are collected and the
-# handler sends them from the event loop, with the page's. Each send from the thread was a trip
-# to the loop, and with 200 pages watching, a trip waits behind 200 deliveries: the relay then
-# fell behind its room (bench/RESULTS.md, "Fan-out").
-_collecting: ContextVar[list | None] = ContextVar("monitor_collecting", default=None)
+def _audiences(c: Conversation) -> tuple[str, str]:
+    return (push.MONITOR_ALL, push.monitor_user_group(c.launched_by_id))
 
 
-@contextmanager
-def collected_sends():
-    box: list[tuple[str, str]] = []
-    token = _collecting.set(box)
-    try:
-        yield box
-    finally:
-        _collecting.reset(token)
-
-
-async def send_collected(box: list[tuple[str, str]]) -> None:
-    layer = get_channel_layer()
-    for group, html in box:
-        await layer.group_send(group, {"type": "push", "html": html})
-
-
-def _send(groups, html: str) -> None:
-    box = _collecting.get()
-    if box is not None:
-        box.extend((group, html) for group in groups)
-        return
-    # One trip to the event loop for all the groups: each trip waits its turn behind whatever
-    # the loop is delivering.
-    async_to_sync(send_collected)([(group, html) for group in groups])
-
-
-def publish_tile(c: Conversation, *, launched: bool = False) -> None:
+def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
     """A conversation changed state: its tile (or its move to "recently ended") and, when it
     was just launched or has ended, the board."""
-    groups = (ALL_GROUP, user_group(c.launched_by_id))
     if c.is_live:
-        _send(groups, render("tile", **tile_context(c)))
+        html = render("tile", **tile_context(c))
+        pushes = [(group, html) for group in _audiences(c)]
     else:
         # The "recently ended" strip differs by who may see what: one render per audience.
         gone = render("tile-gone", conversation=c)
-        _send((ALL_GROUP,), gone + render("recent", recent=recently_ended(None)))
+        pushes = [(push.MONITOR_ALL, gone + render("recent", recent=recently_ended(None)))]
         if c.launched_by_id:
-            mine = recently_ended(c.launched_by)
-            _send((user_group(c.launched_by_id),), gone + render("recent", recent=mine))
+            mine = render("recent", recent=recently_ended(c.launched_by))
+            pushes.append((push.monitor_user_group(c.launched_by_id), gone + mine))
     # The board counts slot holders, launches and endings: only a launch or an end changes it.
-    # Rendering it on every change cost ~40 % of a webhook; the alert loop refreshes it every
+    # Rendering it on every change cost ~40 % of a webhook; the alert pass refreshes it every
     # few seconds anyway, for the billed minutes.
     if launched or not c.is_live:
-        publish_board()
+        pushes += board_pushes()
+    return pushes
 
 
-def publish_board(now=None) -> None:
-    _send((BOARD_GROUP,), render("board", board=board(now)))
+def board_pushes(now=None) -> Pushes:
+    return [(push.MONITOR_BOARD, render("board", board=board(now)))]
 
 
-def publish_captions(c: Conversation) -> None:
+def captions_pushes(c: Conversation) -> Pushes:
     html = render("tile-captions", conversation=c, captions=tile_context(c)["captions"])
-    _send((ALL_GROUP, user_group(c.launched_by_id)), html)
+    return [(group, html) for group in _audiences(c)]
 
 
-def publish_speaking(c: Conversation, role: str, on: bool) -> None:
+def speaking_pushes(c: Conversation, role: str, on: bool) -> Pushes:
     html = render("tile-speaking", conversation=c, role=role, on=on)
-    _send((ALL_GROUP, user_group(c.launched_by_id)), html)
+    return [(group, html) for group in _audiences(c)]
+
+
+def snapshot_html(user, now=None) -> str:
+    """Everything a (re)connecting wall needs, so a dropped socket loses nothing."""
+    now = now or timezone.now()
+    return (
+        render("board", board=board(now))
+        + render("tiles", tiles=tiles_for(user, now))
+        + render("recent", recent=recently_ended(user, now))
+    )
 
 
 def refresh_alerts(now=None) -> int:
-    """Re-evaluate time-based alerts; publish and log only the ones that changed."""
-    from studio.conversations.reconcile import HOLDER  # this process, as the lease's holder
-
+    """Re-evaluate time-based alerts; publish and log only the ones that changed, and the
+    board (billed minutes and "ended in the last hour" move with the clock)."""
     now = now or timezone.now()
-    if not Lease.acquire("alerts", HOLDER, settings.ALERT_INTERVAL, now=now):
-        return 0
-    conversations = list(Conversation.objects.live())
-    spoken = _last_spoken(conversations)
-    changed = 0
-    for c in conversations:
-        current = {a.code: a.text for a in alerts(c, now, spoken.get(c.pk))}
-        if set(current) == set(c.alert_codes or []):
-            continue
-        for code in set(current) - set(c.alert_codes or []):
-            c.record_event(
-                source=Event.STUDIO,
-                event_type="studio.alert",
-                dedupe_key=f"alert:{code}:{now.isoformat()}",
-                payload={"label": f"Alert: {current[code]}", "code": code},
-                occurred_at=now,
-            )
-        c._set(alert_codes=sorted(current))
-        publish_tile(c)
-        changed += 1
-    publish_board(now)  # billed minutes and "ended in the last hour" move with the clock
-    search.catch_up()
-    Lease.release("alerts", HOLDER)
-    return changed
+    with Lease.turn(ALERTS_LEASE, settings.ALERT_INTERVAL, now) as mine:
+        if not mine:
+            return 0
+        conversations = list(Conversation.objects.live())
+        spoken = _last_spoken(conversations)
+        pushes: Pushes = []
+        changed = 0
+        for c in conversations:
+            current = {a.code: a.text for a in alerts(c, now, spoken.get(c.pk))}
+            if set(current) == set(c.alert_codes or []):
+                continue
+            for code in set(current) - set(c.alert_codes or []):
+                c.record_event(
+                    source=Event.STUDIO,
+                    event_type="studio.alert",
+                    dedupe_key=f"alert:{code}:{now.isoformat()}",
+                    payload={"label": f"Alert: {current[code]}", "code": code},
+                    occurred_at=now,
+                )
+            c._set(alert_codes=sorted(current))
+            pushes += tile_pushes(c)
+            changed += 1
+        push.send(pushes + board_pushes(now))
+        return changed
