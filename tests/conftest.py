@@ -260,7 +260,8 @@ CSP_WATCH = """
 document.addEventListener('securitypolicyviolation', (e) => {
   window.__studioCspViolation(
     e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' on ' + location.pathname
-    + (e.sourceFile ? ' from ' + e.sourceFile + ':' + e.lineNumber : '') + (e.sample ? ' (' + e.sample + ')' : ''));
+    + (e.sourceFile ? ' from ' + e.sourceFile + ':' + e.lineNumber : '')
+    + (e.sample ? ' (' + e.sample + ')' : ''));
 });
 """
 
