@@ -18,6 +18,7 @@ django_asgi_app = OneHopASGIHandler()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from studio.connection import current  # noqa: E402
 from studio.conversations import jobs  # noqa: E402
 from studio.lib.origins import ExactOriginValidator  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
@@ -43,7 +44,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": ExactOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), public_url=current.public_url
         ),
         "lifespan": lifespan,
     }

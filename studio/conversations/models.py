@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studio.accounts.roles import is_supervisor
+from studio.connection import current
 from studio.lib.logs import redact
 
 # Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
@@ -286,7 +287,7 @@ class Conversation(models.Model):
         """The studio's participant page (/join/<token>/): no sign-in, valid until the end."""
         if not self.join_token:
             return ""
-        return settings.STUDIO_PUBLIC_URL + reverse("join:page", args=[self.join_token])
+        return current.public_url() + reverse("join:page", args=[self.join_token])
 
     def can_view(self, user) -> bool:
         return is_supervisor(user) or self.launched_by_id == user.pk

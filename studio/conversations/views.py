@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
+from studio.connection import current
 from studio.conversations import live, push
 from studio.conversations.forms import LaunchForm, SteerForm
 from studio.conversations.models import Conversation, Event
@@ -36,7 +37,7 @@ def _get_conversation_for_user(request, pk) -> Conversation:
 
 def _slots_full():
     """The conversations holding every slot, or None when a launch may go ahead."""
-    limit = settings.TAVUS_CONCURRENCY_LIMIT
+    limit = current.concurrency_limit()
     if limit is None:
         return None
     holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
@@ -52,7 +53,7 @@ def _slots_page(request, preset, holders, tavus_message=""):
             "preset": preset,
             "holders": holders,
             "tavus_message": tavus_message,
-            "limit": settings.TAVUS_CONCURRENCY_LIMIT,
+            "limit": current.concurrency_limit(),
         },
         status=409,
     )
@@ -129,7 +130,7 @@ def _launch(request, preset, form):
     body = {
         **effective.body,
         "conversation_name": conversation.tavus_name(),
-        "callback_url": settings.STUDIO_PUBLIC_URL
+        "callback_url": current.public_url()
         + reverse("conversations:webhook", args=[secret]),
     }
     try:
@@ -194,7 +195,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     is_launcher = conversation.launched_by_id == request.user.pk
     # Only the launcher's page joins the room unless a supervisor chooses to join.
     joins_room = conversation.is_live and (is_launcher or request.GET.get("join") == "1")
-    sandbox_room = settings.TAVUS_MODE == "sandbox"
+    sandbox_room = current.mode() == "sandbox"
     response = render(
         request,
         "conversations/live.html",

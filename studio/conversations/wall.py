@@ -15,6 +15,7 @@ from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from studio.connection import current
 from studio.conversations import push
 from studio.conversations.models import Conversation, Event, Lease, Utterance
 from studio.conversations.push import Pushes
@@ -94,7 +95,7 @@ def board(now=None) -> dict:
     )
     reasons = Counter(c.end_reason_text for c in recent.only("end_reason", "status"))
     return {
-        "limit": settings.TAVUS_CONCURRENCY_LIMIT,
+        "limit": current.concurrency_limit(),
         "holders": holders,
         "billed_minutes": int(billed // 60),
         "today": Conversation.objects.filter(created_at__gte=midnight).count(),

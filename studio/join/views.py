@@ -8,7 +8,6 @@ studio over ws/join/<token>/ (consumers.py).
 
 import hashlib
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -16,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from studio import daily
+from studio.connection import current
 from studio.conversations.models import Conversation
 from studio.presets.models import Preset
 from studio.presets.views import serve_background
@@ -63,7 +63,7 @@ def _config(conversation: Conversation) -> dict:
     token = conversation.join_token
     kind, image_url = background_for(conversation)
     return {
-        "mode": "sandbox" if settings.TAVUS_MODE == "sandbox" else "daily",
+        "mode": "sandbox" if current.mode() == "sandbox" else "daily",
         "roomUrl": conversation.conversation_url,
         "roomToken": conversation.meeting_token or "",
         "conversationId": conversation.tavus_id or "",

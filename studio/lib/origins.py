@@ -15,6 +15,7 @@ STUDIO_PUBLIC_URL. No figure: a security rule, proven by tests/security/test_ws_
 
 from urllib.parse import urlsplit
 
+from asgiref.sync import sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
@@ -27,8 +28,8 @@ def _header(scope, name: bytes) -> str:
     return ""
 
 
-def _trusted(origin: str) -> bool:
-    public = urlsplit(settings.STUDIO_PUBLIC_URL)
+def _trusted(origin: str, public_url: str) -> bool:
+    public = urlsplit(public_url)
     if origin == f"{public.scheme}://{public.netloc}":
         return True
     for trusted in settings.CSRF_TRUSTED_ORIGINS:
@@ -42,11 +43,11 @@ def _trusted(origin: str) -> bool:
     return False
 
 
-def origin_allowed(scope) -> bool:
+def origin_allowed(scope, public_url: str | None = None) -> bool:
     origin = _header(scope, b"origin")
     if not origin or origin == "null":
         return False
-    if _trusted(origin):
+    if _trusted(origin, public_url or settings.STUDIO_PUBLIC_URL):
         return True
     host = _header(scope, b"host")
     domain, _ = split_domain_port(host)
@@ -57,12 +58,18 @@ def origin_allowed(scope) -> bool:
 
 
 class ExactOriginValidator:
-    """ASGI middleware: deny a websocket whose Origin is not exactly one of the studio's own."""
+    """ASGI middleware: deny a websocket whose Origin is not exactly one of the studio's own.
 
-    def __init__(self, application):
+    `public_url`, when given, is asked for the public address on each connection (it may change
+    while the server runs, and may need the database: it is called in a thread)."""
+
+    def __init__(self, application, public_url=None):
         self.application = application
+        self.public_url = public_url
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket" and not origin_allowed(scope):
-            return await WebsocketDenier()(scope, receive, send)
+        if scope["type"] == "websocket":
+            public = await sync_to_async(self.public_url)() if self.public_url else None
+            if not origin_allowed(scope, public):
+                return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

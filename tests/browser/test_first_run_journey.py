@@ -36,7 +36,7 @@ def two_studios(tmp_path):
 
 @pytest.mark.browser
 def test_sign_in_connect_tavus_in_settings_sync_and_launch(
-    two_studios, browser, _no_csp_violations
+    two_studios, browser
 ):
     studio, tavus = two_studios
     shown = tavus.manage(
@@ -88,9 +88,3 @@ def test_sign_in_connect_tavus_in_settings_sync_and_launch(
     expect(page.locator("#live-status [data-status]")).to_have_attribute("data-status", "active")
     shot(page, "7-live")
     context.close()
-    # KNOWN, to fix on the conversations side: the live page still decides "sandbox room or
-    # Daily room" from settings.TAVUS_MODE (the mode the process started in) instead of
-    # studio.connection.current.mode(), so after a switch without restart it frames the room
-    # as a sandbox room, which the CSP rightly refuses. Remove this once it reads current.mode().
-    stale_room = f"frame-src blocked {tavus.url} on /conversations/"
-    _no_csp_violations[:] = [v for v in _no_csp_violations if not v.startswith(stale_room)]

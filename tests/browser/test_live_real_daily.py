@@ -18,7 +18,7 @@ ROBIN = {"session_id": "robin-1", "user_name": "Robin"}
 
 @pytest.fixture
 def real_conversation(studio_server, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     conversation, _ = make_conversation(
         operator,
         conversation_url=f"https://tavus.daily.co/{ROOM}",

@@ -17,7 +17,7 @@ ROBIN = {"session_id": "robin-1", "user_name": "Robin"}
 @pytest.fixture
 def real_room(studio_server, operator, settings):
     """A live conversation in a real Tavus room, as the join page sees it."""
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     properties = {"max_call_duration": 600, "enable_closed_captions": True}
     return joinable(
         operator,

@@ -96,7 +96,7 @@ def test_before_tavus_answers_it_waits_calmly(client, operator):
 
 
 def test_sandbox_mode_loads_the_shim_not_daily(client, operator, settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""  # back on the sandbox
     conversation = joinable(operator)
     response = client.get(f"/join/{conversation.join_token}/")
     html = response.content.decode()
@@ -107,7 +107,7 @@ def test_sandbox_mode_loads_the_shim_not_daily(client, operator, settings):
 
 
 def test_real_mode_loads_daily_js_from_the_studio_itself(client, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     conversation = joinable(operator)
     response = client.get(f"/join/{conversation.join_token}/")
     html = response.content.decode()
@@ -118,7 +118,7 @@ def test_real_mode_loads_daily_js_from_the_studio_itself(client, operator, setti
 
 
 def test_real_mode_lets_daily_load_its_call_machine_and_nothing_more(client, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     conversation = joinable(operator)
     csp = client.get(f"/join/{conversation.join_token}/")["Content-Security-Policy"]
     script_src = re.search(r"script-src ([^;]+)", csp).group(1).split()
@@ -128,7 +128,7 @@ def test_real_mode_lets_daily_load_its_call_machine_and_nothing_more(client, ope
     assert "worker-src 'self' blob:" in csp
     assert "frame-src 'self';" in csp  # a call object frames nothing
     # The sandbox page needs none of it.
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""  # back on the sandbox
     csp = client.get(f"/join/{conversation.join_token}/")["Content-Security-Policy"]
     assert "daily" not in csp and "sentry" not in csp
 
