@@ -80,7 +80,7 @@ def test_after_the_end_it_shows_why(client, operator):
 
 
 def test_a_conversation_that_failed_says_it_did_not_start(client, operator):
-    conversation = joinable(operator)
+    conversation = joinable(operator, status=Conversation.LAUNCHING)  # failing to start
     conversation.mark_failed("Tavus refused the persona.")
     html = client.get(f"/join/{conversation.join_token}/").content.decode()
     assert "This conversation didn't start" in html
