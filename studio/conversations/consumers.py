@@ -54,6 +54,9 @@ PRESENCE_EVENTS = ("conversation.joined", "conversation.left")
 BURST_GAP_SECONDS = 5.0
 # What the relay wraps an app-message in ({"type": "room_event", "event": ...}), at most.
 WRAPPER_CHARS = 512
+# The most a JSON text can spell one character with ("\uXXXX"): a frame longer than the
+# allowed app-message written that way is refused before it is parsed.
+JSON_CHARS_PER_CHAR = 6
 
 
 def _now() -> float:
@@ -259,7 +262,7 @@ class RoomRelayConsumer(PushConsumer):
             return self._refuse("observer socket")
         if text_data is None:
             return self._refuse("not text")
-        if len(text_data) > settings.RELAY_MAX_CHARS + WRAPPER_CHARS:
+        if len(text_data) > settings.RELAY_MAX_CHARS * JSON_CHARS_PER_CHAR + WRAPPER_CHARS:
             return self._refuse(f"too large: {len(text_data)} characters")
         if too_often := self._over_rate():
             return self._refuse(too_often)

@@ -151,12 +151,12 @@ def _launch(request, preset, form):
     except client.TavusUnavailable as exc:
         # The request may have reached Tavus: never guess, never retry (a retry could start a
         # second billed conversation). The reconciler finds out.
-        conversation.mark_unknown(exc.message)
-        messages.warning(
-            request,
-            "Tavus did not answer in time. The studio is checking "
-            "whether the conversation started; this page will update.",
-        )
+        if conversation.mark_unknown(exc.message):  # else the reconciler found it already
+            messages.warning(
+                request,
+                "Tavus did not answer in time. The studio is checking "
+                "whether the conversation started; this page will update.",
+            )
         return redirect("conversations:page", pk=conversation.pk)
     except client.TavusError as exc:
         conversation.mark_failed(exc.message)

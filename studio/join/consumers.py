@@ -82,6 +82,7 @@ class JoinConsumer(RoomRelayConsumer):
         """A `replaced` message: the same link opened a newer socket; this one stops."""
         if event["by"] != self.channel_name:
             self.can_relay = False
+            await self.leave_room()  # now, not when the page gets round to closing
             await self.close(code=REPLACED)
 
     async def disconnect(self, code):
