@@ -149,6 +149,8 @@
   }
   tick();
   setInterval(tick, 1000);
+  // A status card swapped in over the socket starts blank: fill its timers at once.
+  document.body.addEventListener("htmx:oobAfterSwap", tick);
 
   // --- captions: follow new lines unless the reader has scrolled back ----------------------
   var stick = true;

@@ -114,8 +114,13 @@ def _page_seen(pk: int, joined: bool = False) -> None:
 
 
 @database_sync_to_async
-def _host_left(pk: int) -> None:
+def _host_left(pk: int, join_page: bool) -> Pushes:
+    """A page left the room: the live pages learn who relays now (and whether anyone does)."""
     Conversation.objects.filter(pk=pk, host_pages__gt=0).update(host_pages=F("host_pages") - 1)
+    if join_page:
+        Conversation.objects.filter(pk=pk).update(join_page_seen_at=None)
+    conversation = Conversation.objects.get(pk=pk)
+    return live.status_pushes(conversation) if conversation.is_live else []
 
 
 @database_sync_to_async
@@ -213,7 +218,7 @@ class RoomRelayConsumer(PushConsumer):
         if self.is_host:
             self.is_host = False
             await self.channel_layer.group_discard(push.hosts_group(self.pk), self.channel_name)
-            await _host_left(self.pk)
+            await push.send_async(await _host_left(self.pk, join_page=self.via == "join"))
         if self.own_participant:
             own, self.own_participant = self.own_participant, ""
             await push.send_async(await _presence(self.pk, own, False, "", self.via, self.via))

@@ -14,7 +14,6 @@ in the call sees nothing of the studio's timeline or its staff.
 import json
 
 from channels.db import database_sync_to_async
-from django.db.models import Q
 from django.utils import timezone
 
 from studio.conversations import live, push
@@ -43,15 +42,6 @@ def _join_page_seen(pk: int) -> bool:
         conversation.refresh_from_db()
         live.publish_status(conversation)
     return True
-
-
-@database_sync_to_async
-def _join_page_gone(pk: int) -> None:
-    gone = Conversation.objects.filter(pk=pk).filter(~Q(join_page_seen_at=None))
-    if gone.update(join_page_seen_at=None):
-        conversation = Conversation.objects.get(pk=pk)
-        if conversation.is_live:
-            live.publish_status(conversation)
 
 
 class JoinConsumer(RoomRelayConsumer):
@@ -89,12 +79,6 @@ class JoinConsumer(RoomRelayConsumer):
         if hasattr(self, "pk"):
             await self.channel_layer.group_discard(push.join_group(self.pk), self.channel_name)
         await super().disconnect(code)
-
-    async def leave_room(self) -> None:
-        was_host = self.is_host
-        await super().leave_room()
-        if was_host:
-            await _join_page_gone(self.pk)
 
     async def heartbeat(self, first: bool) -> None:
         await super().heartbeat(first)

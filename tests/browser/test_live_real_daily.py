@@ -104,3 +104,47 @@ def test_the_live_page_says_what_went_wrong_with_the_room(
     page.set_viewport_size({"width": 1366, "height": 768})
     page.screenshot(path=f"test-artifacts/live-real-daily-{fatal}.png")
     assert FakeDaily.violations(page) == []
+
+
+def test_a_watching_launcher_stays_out_of_the_real_room_until_they_join(
+    real_conversation, operator, login_as
+):
+    Conversation.objects.filter(pk=real_conversation.pk).update(talker="link")
+    page, daily = open_live_page(
+        login_as, operator, real_conversation, others=[REPLICA], local=HOST
+    )
+    # Watching: daily-js is not even loaded, nothing is asked of Daily, no place is taken.
+    expect(page.locator("#live[data-room-mode=observer]")).to_be_attached()
+    expect(page.locator("[data-watching]")).to_contain_text("you're watching")
+    assert page.evaluate("typeof window.Daily") == "undefined"
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.screenshot(path="test-artifacts/live-real-daily-watching.png")
+    assert daily.requests == []
+
+    # Joining after all: the call frame joins and the page counts its person.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("link", name="Join the video").click()
+    expect(page.locator("#live[data-room-mode=daily]")).to_be_attached()
+    expect(page.locator("#live[data-socket=open]")).to_be_attached()
+    wait_for(lambda: set(Conversation.objects.get(pk=real_conversation.pk).room_people)
+             == {"host-1"})
+    assert {urlsplit(url).hostname for url in daily.requests} == {"tavus.daily.co"}
+
+    # The last studio page in the room closes: the studio knows at once (pagehide).
+    page.close(run_before_unload=True)
+    wait_for(lambda: Conversation.objects.get(pk=real_conversation.pk).nobody_in_room, 10)
+
+
+def test_the_live_page_leaving_the_call_takes_its_person_out(
+    real_conversation, operator, login_as
+):
+    page, _ = open_live_page(
+        login_as, operator, real_conversation, others=[REPLICA, ROBIN], local=HOST
+    )
+    wait_for(lambda: Conversation.objects.get(pk=real_conversation.pk).people_in_room == 2)
+    # Daily's Leave button in the call frame: left-meeting.
+    room = FakeDaily.room_frame(page)
+    room.evaluate("() => window.__fakeDaily.fatal('ejected', 'Ejected from meeting')")
+    wait_for(lambda: set(Conversation.objects.get(pk=real_conversation.pk).room_people)
+             == {"robin-1"})
+    assert Conversation.objects.get(pk=real_conversation.pk).host_pages == 0

@@ -140,3 +140,19 @@ def test_a_person_removed_from_the_call_is_told_so(real_room, browser):
     assert FakeDaily.violations(page) == []
     assert Conversation.objects.get(pk=real_room.pk).is_live
     page.context.close()
+
+
+def test_a_closed_join_page_says_so_by_beacon_and_leaves_nobody_behind(real_room, browser):
+    page, _ = open_join_page(browser, real_room, others=[REPLICA], local=ROBIN)
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#stage")).to_have_attribute("data-replica", "here")
+    wait_for(lambda: Conversation.objects.get(pk=real_room.pk).people_in_room == 1)
+    beacons = []
+    page.on("request", lambda r: r.url.endswith("/left") and beacons.append(r.post_data))
+    # The tab goes away: pagehide, with a beacon that outlives the page.
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide'))")
+    wait_for(lambda: beacons)
+    assert "robin-1" in beacons[0]
+    wait_for(lambda: Conversation.objects.get(pk=real_room.pk).nobody_in_room, 10)
+    assert FakeDaily.violations(page) == []
+    page.context.close()
