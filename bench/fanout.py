@@ -228,8 +228,10 @@ def studio_runs(args, servers, launcher, launcher_cookie, cookies, label) -> lis
         relay = servers[0]
         targets = [(servers[i % len(servers)].port, path) for i in range(m)]
 
-        def headers(i, origin=relay.url):
+        def headers(i):
+            # Each page's Origin is the server it loaded from (the studio checks it exactly).
             cookie = launcher_cookie if i < 0 else cookies[i]
+            origin = servers[0].url if i < 0 else servers[i % len(servers)].url
             return {"Cookie": f"sessionid={cookie}", "Origin": origin}
 
         run = Run(label, m, args.events)

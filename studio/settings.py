@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "studio.library.csp.ThumbnailSources",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -276,13 +277,18 @@ if not DEBUG and STUDIO_PUBLIC_URL.startswith("https://"):
 
 # Only this site. The two pages that join a real Tavus room add exactly what daily-js loads
 # from Daily's hosts there (studio/daily.py: call_frame_csp, call_object_csp).
+# Only this site. Pages that need more extend this per response: the live and join pages add
+# exactly what daily-js loads (studio/daily.py); pages add the hosts of replica thumbnails
+# (studio/library/csp.py). Inline <style> only with the nonce (a <noscript> rule on the preset
+# editor); htmx's own indicator styles are turned off in base.html and live in studio.css.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
-    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
-    "img-src": [CSP.SELF, "data:", "blob:", "https:"],
-    "media-src": [CSP.SELF, "blob:", "https:"],
-    "connect-src": [CSP.SELF, "ws:", "wss:"],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "media-src": [CSP.SELF, "blob:"],
+    # 'self' covers this site's own ws:// and wss:// (CSP Level 3), so no other socket.
+    "connect-src": [CSP.SELF],
     "frame-src": [CSP.SELF],
     "frame-ancestors": [CSP.SELF],
     "object-src": [CSP.NONE],

@@ -249,11 +249,45 @@ def login_as(studio_server, browser):
         context.close()
 
 
+def is_browser(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & {"page", "browser", "login_as"}) or bool(item.get_closest_marker("browser"))
+
+
 def pytest_collection_modifyitems(config, items):
     # Once Playwright has started its loop, later pytest-asyncio tests cannot run: browser
     # journeys go last.
-    def is_browser(item):
-        names = set(getattr(item, "fixturenames", ()))
-        return bool(names & {"page", "browser", "login_as"}) or item.get_closest_marker("browser")
-
     items.sort(key=lambda item: 1 if is_browser(item) else 0)
+
+
+# Every page of every browser journey reports Content-Security-Policy violations (in every
+# frame: the sandbox room page and daily-js's frames too); a journey with any fails.
+CSP_WATCH = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__studioCspViolation(
+    e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' on ' + location.pathname
+    + (e.sourceFile ? ' from ' + e.sourceFile + ':' + e.lineNumber : '')
+    + (e.sample ? ' (' + e.sample + ')' : ''));
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request, monkeypatch):
+    if not is_browser(request.node):
+        yield
+        return
+    from playwright.sync_api import Browser
+
+    violations: list[str] = []
+    new_context = Browser.new_context
+
+    def watched(self, *args, **kwargs):
+        context = new_context(self, *args, **kwargs)
+        context.expose_binding("__studioCspViolation", lambda source, text: violations.append(text))
+        context.add_init_script(CSP_WATCH)
+        return context
+
+    monkeypatch.setattr(Browser, "new_context", watched)
+    yield violations
+    assert not violations, f"Content-Security-Policy blocked: {sorted(set(violations))}"

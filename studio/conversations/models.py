@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studio.accounts.roles import is_supervisor
+from studio.lib.logs import redact
 from studio.presets.models import Talker
 
 # Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
@@ -34,6 +35,13 @@ END_REASONS = {
 conversation_ended = Signal()
 # This process, as the holder of a Lease.
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def without_secrets(payload: dict) -> dict:
+    """A webhook body as it is kept: Tavus echoes the callback URL, whose path is the secret."""
+    if not isinstance(payload.get("webhook_url"), str):
+        return payload
+    return {**payload, "webhook_url": redact(payload["webhook_url"])}
 
 
 def hash_secret(secret: str) -> str:
@@ -419,7 +427,7 @@ class Conversation(models.Model):
                 source=Event.WEBHOOK,
                 event_type=event.event_type,
                 dedupe_key=event.dedupe_key,
-                payload=event.raw,
+                payload=without_secrets(event.raw),
                 occurred_at=event.timestamp,
             )
             return None if stored is None else self.apply_webhook(event)

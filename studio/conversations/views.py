@@ -1,4 +1,3 @@
-import json
 import logging
 
 from django.conf import settings
@@ -319,14 +318,16 @@ def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     conversation = Conversation.for_webhook_secret(secret)
     if conversation is None:
         return JsonResponse({"error": "unknown callback"}, status=404)
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": "body too large"}, status=413)
     if request.content_type != "application/json":
         return JsonResponse({"error": "expected application/json"}, status=415)
+    # The limit counts the bytes that arrive, not what Content-Length claims: a chunked body
+    # has no length, and one that lies must not get more in.
+    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
     try:
-        event = parse_webhook(json.loads(request.body))
-    except (ValueError, EventError) as exc:
+        event = parse_webhook(body)
+    except EventError as exc:
         return JsonResponse({"error": f"bad webhook: {exc}"}, status=400)
     if conversation.tavus_id and event.conversation_id != conversation.tavus_id:
         return JsonResponse({"error": "conversation_id does not match"}, status=400)

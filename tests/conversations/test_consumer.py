@@ -29,7 +29,7 @@ def setup(launcher_role="Operator"):
 
 
 async def connect(user, conversation):
-    headers = [(b"origin", b"http://127.0.0.1")]
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
     if user is not None:
         headers.append((b"cookie", await cookie_for(user)))
     communicator = WebsocketCommunicator(

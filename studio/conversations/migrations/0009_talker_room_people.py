@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0007_end_received_at'),
+        ('conversations', '0008_webhook_payloads_without_secrets'),
     ]
 
     operations = [
