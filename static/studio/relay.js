@@ -58,6 +58,7 @@ const StudioRelay = (() => {
       conversationId,
       /** This page's own person in the room (its Daily session id), once it is in. */
       self: "",
+      selfName: "",
       event(/** @type {object} */ envelope) { send({ type: "room_event", event: envelope }); },
       heartbeat() { send({ type: "heartbeat" }); },
       recordingStarted() { send({ type: "recording", state: "started" }); },
@@ -68,7 +69,10 @@ const StudioRelay = (() => {
        * @param {boolean} [self]
        */
       presence(state, participant, self = false) {
-        if (self) relay.self = state === "joined" ? participant.session_id : "";
+        if (self) {
+          relay.self = state === "joined" ? participant.session_id : "";
+          relay.selfName = participant.user_name || "";
+        }
         send({
           type: "presence", state, self,
           participant_id: participant.session_id, name: participant.user_name || "",
@@ -76,7 +80,7 @@ const StudioRelay = (() => {
       },
       /** After the socket (re)opens: say again that this page's person is in the room. */
       rejoin() {
-        if (relay.self) send({ type: "presence", state: "joined", self: true, participant_id: relay.self, name: "" });
+        if (relay.self) relay.presence("joined", { session_id: relay.self, user_name: relay.selfName }, true);
       },
       /** This page is leaving the room (Daily's left-meeting, or the tab going away). */
       leave() {
@@ -225,5 +229,5 @@ const StudioRelay = (() => {
     };
   }
 
-  return { create, watchCall, sendBeacon, isReplica, isRoomEnvelope, isPresence, fatalType, parse, socket };
+  return { create, watchCall, sendBeacon, isReplica, isRoomEnvelope, fatalType, parse, socket };
 })();

@@ -130,7 +130,21 @@ def _presence(pk: int, participant_id: str, present: bool, name: str, via: str, 
     changed = conversation.note_presence(
         participant_id, present=present, name=name, via=via, only_via=only_via
     )
-    return live.status_pushes(conversation) if changed else []
+    if not changed:
+        return []
+    # On the conversation's record as Tavus's own presence events read (history's timeline).
+    kind = "conversation.joined" if present else "conversation.left"
+    conversation.record_event(
+        source=Event.ROOM,
+        event_type=kind,
+        dedupe_key=f"presence:{participant_id}:{kind}:{timezone.now().isoformat()}",
+        payload={
+            "event_type": kind,
+            "properties": {"role": "user", "participant_id": participant_id, "name": name},
+            "reported_by": via,
+        },
+    )
+    return live.status_pushes(conversation)
 
 
 @database_sync_to_async

@@ -287,9 +287,10 @@ async def test_presence_counts_the_person_once_and_nobody_else():
     row = await fresh(conversation)
     assert row.people_in_room == 1 and set(row.room_people) == {"robin-1"}
     assert row.person_joined_at is not None
-    assert not await sync_to_async(
-        Event.objects.filter(conversation=conversation, event_type="conversation.joined").exists
-    )()
+    joined = await sync_to_async(list)(
+        Event.objects.filter(conversation=conversation, event_type="conversation.joined")
+    )
+    assert [e.payload["properties"]["participant_id"] for e in joined] == ["robin-1"]
     # It cannot take anyone else out either.
     await sync_to_async(row.note_presence)("host-1", present=True, name="olivia")
     await join.send_json_to(

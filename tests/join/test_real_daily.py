@@ -73,7 +73,8 @@ def test_a_person_joins_a_real_room_and_only_the_replica_writes_captions(real_ro
     people = wait_for(lambda: Conversation.objects.get(pk=real_room.pk).room_people or None)
     assert people == {"robin-1": {"name": "Robin", "via": "join"}}
     assert Conversation.objects.get(pk=real_room.pk).people_in_room == 1
-    assert not Event.objects.filter(conversation=real_room, event_type="conversation.joined")
+    joined = Event.objects.filter(conversation=real_room, event_type="conversation.joined")
+    assert [e.payload["properties"]["participant_id"] for e in joined] == ["robin-1"]
 
     page.get_by_role("button", name="Leave").click()
     expect(page.get_by_role("heading", name="You've left the conversation")).to_be_visible()
