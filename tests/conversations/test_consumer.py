@@ -7,9 +7,9 @@ from django.test import Client
 
 from studio.asgi import application
 from studio.conversations import consumers
-from studio.conversations.models import Conversation, Event, Utterance
+from studio.conversations.models import Conversation, Utterance
 from tests.conftest import make_user
-from tests.conversations.factories import make_conversation
+from tests.conversations.factories import make_conversation, steer_event
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -255,13 +255,7 @@ async def test_a_staff_page_cannot_confirm_a_command_it_never_got():
     launcher, conversation = await setup()
     page, _, _ = await connect(launcher, conversation)
     await page.receive_from()
-    event = await sync_to_async(Event.objects.create)(
-        conversation=conversation,
-        source=Event.STUDIO,
-        event_type="studio.steer",
-        dedupe_key="steer:1",
-        payload={"label": "Echo: hi", "delivered": False},
-    )
+    event = await sync_to_async(steer_event)(conversation, "Echo: hi")
     await page.send_to(text_data=json.dumps({"type": "command_ack", "id": event.pk}))
     assert await page.receive_nothing(timeout=0.3)
     await sync_to_async(event.refresh_from_db)()

@@ -11,6 +11,7 @@ from django.test import Client
 from studio.asgi import application
 from studio.conversations.models import Conversation, Event, Utterance
 from tests.conftest import make_user
+from tests.conversations.factories import steer_event
 from tests.join.conftest import joinable
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -192,13 +193,7 @@ async def test_the_heartbeat_makes_it_a_host_that_carries_commands():
     assert conversation.host_pages == 1 and conversation.host_connected
     assert conversation.join_page_connected
 
-    event = await sync_to_async(Event.objects.create)(
-        conversation=conversation,
-        source=Event.STUDIO,
-        event_type="studio.steer",
-        dedupe_key="steer:1",
-        payload={"label": "Echo: hello"},
-    )
+    event = await sync_to_async(steer_event)(conversation, "Echo: hello")
     envelope = {"message_type": "conversation", "event_type": "conversation.echo"}
     await get_channel_layer().group_send(
         f"conversation-{conversation.pk}-hosts",
@@ -346,13 +341,7 @@ async def test_an_ack_counts_only_for_a_command_sent_to_that_socket():
     launcher, conversation = await setup()
     staff = await staff_page(launcher, conversation)
     join, _, _ = await connect(conversation.join_token)
-    event = await sync_to_async(Event.objects.create)(
-        conversation=conversation,
-        source=Event.STUDIO,
-        event_type="studio.steer",
-        dedupe_key="steer:1",
-        payload={"label": "Echo: hello", "delivered": False},
-    )
+    event = await sync_to_async(steer_event)(conversation, "Echo: hello")
     # Never delivered to this page: the ack is refused.
     await join.send_json_to({"type": "command_ack", "id": event.pk})
     await flush(join, staff, conversation, 1)
