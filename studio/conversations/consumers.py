@@ -5,20 +5,21 @@ page (the launcher's, or a supervisor's who joined the video) is signed in; the 
 join page (studio.join) is anyone holding the link, so it may report only what its own browser
 can know, and the studio refuses the rest:
 
-  message (page -> studio)        staff live page in the room     join page
-  room_event: an app-message      yes                             yes, if its roles are Tavus's
-    the replica sent (captions,                                   (user, replica): the page
-    speaking, tool calls, ...)                                    keeps only the replica's
-                                                                  app-messages, and it is the
-                                                                  only witness of the captions
-                                                                  when no staff page is in
-  room_event: Tavus's own          yes (the sandbox's room         no
+  message (page -> studio)       staff live page in the room    join page
+  room_event: an app-message     yes                            yes: the page keeps only the
+    the replica sent (captions,                                 replica's app-messages, and is
+    speaking, tool calls, ...)                                  the only witness of captions
+                                                                when no staff page is in
+  room_event: Tavus's own        yes (the sandbox's room        no
     conversation.joined/left       sends them)
-  presence: someone joined/left    anyone it saw in the room       only itself: one person
-  recording started                yes                             no (Tavus or the launcher's
-                                                                  page say that)
-  command_ack                      only for a command this socket got
-  heartbeat, leaving               yes                             yes
+  presence: someone joined/left  anyone it saw in the room      only itself: one person
+  recording started              yes                            no (Tavus or the launcher's
+                                                                page say that)
+  command_ack                    only for a command sent to this socket
+  heartbeat, leaving             yes                            yes
+
+Whoever sends it, an in-room event names only Tavus's speakers (user, replica) and this
+conversation (studio.tavus.events.parse_room_event).
 
 Limits: each message is at most RELAY_MAX_CHARS characters as Daily counts an app-message
 (JSON text, UTF-16 code units); each socket sends at most RELAY_MAX_PER_SECOND messages, and

@@ -314,3 +314,4 @@ async def test_refusals_are_logged_once_per_burst(settings, frozen_relay_clock, 
         f"conversation {conversation.pk}: refused 9 more messages from the live page's relay "
         "(too frequent for one socket ×9)",
     ]
+

@@ -1,5 +1,6 @@
-"""The server refuses an oversized websocket message before it reads it (uvicorn's
---ws-max-size), as `make run`, the container and the test server all serve it."""
+"""How big a relayed message may be: Daily's own measure of an app-message, and the server's
+websocket max size (uvicorn's --ws-max-size), as `make run`, the container and the test server
+all serve it."""
 
 import re
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from studio.conversations import consumers
 from studio.conversations.models import Utterance
 from tests.conftest import WS_MAX_SIZE
 from tests.join.conftest import joinable
@@ -32,3 +34,10 @@ def test_a_15_mb_frame_is_closed_unread(studio_server, operator):
             socket.recv(timeout=10)
     assert closed.value.rcvd.code == 1009  # "message too big"
     assert not Utterance.objects.exists()
+
+
+def test_an_app_message_is_measured_as_daily_js_measures_it():
+    # JSON.stringify(data).length: UTF-16 code units, no spaces; not UTF-8 bytes.
+    assert consumers.daily_length({"a": "😀"}) == 10  # '{"a":"' + 2 units + '"}'
+    assert consumers.daily_length({"speech": "नमस्ते"}) == len('{"speech":""}') + 6
+    assert consumers.daily_length({"n": 1.5, "ok": True}) == len('{"n":1.5,"ok":true}')
