@@ -38,7 +38,10 @@ staticfiles/staticfiles.json: $(STAMP) $(NODE_STAMP) $(STATIC_SOURCES)
 	DEBUG=false $(BIN)/python manage.py collectstatic --noinput --clear -v 0
 static: staticfiles/staticfiles.json
 
-SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio
+# --ws-max-size: the largest websocket message the server reads at all (64 KiB; a relayed
+# in-room event is at most 4,096 characters, RELAY_MAX_CHARS); anything bigger is closed unread.
+WS_MAX_SIZE := 65536
+SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --ws-max-size $(WS_MAX_SIZE)
 
 # What staff start: production-like (DEBUG off, the studio's own error pages, a secret key
 # generated once and kept in the instance's data), on the sandbox unless a Tavus key is set.

@@ -336,9 +336,14 @@ SIGNIN_MAX_WAIT_SECONDS = envint("SIGNIN_MAX_WAIT_SECONDS", 900)
 WEBHOOK_MAX_BYTES = envint("WEBHOOK_MAX_BYTES", 1_000_000)
 # Webhook secrets stop working this long after a conversation ends (artifacts come late).
 WEBHOOK_GRACE_SECONDS = envint("WEBHOOK_GRACE_SECONDS", 6 * 3600)
-RELAY_MAX_BYTES = envint("RELAY_MAX_BYTES", 4096)
+# The largest in-room event a page relays: what Daily allows one app-message (4,096 characters
+# of its JSON, counted as daily-js counts them; studio/conversations/consumers.py).
+RELAY_MAX_CHARS = envint("RELAY_MAX_CHARS", 4096)
 # Per relaying socket; a room's streamed speech plus captions can pass 50 messages a second.
 RELAY_MAX_PER_SECOND = envint("RELAY_MAX_PER_SECOND", 100)
+# All the relaying sockets of one conversation together (per server process): two pages in the
+# room (the launcher's and the join page) relay the same events twice.
+RELAY_CONVERSATION_MAX_PER_SECOND = envint("RELAY_CONVERSATION_MAX_PER_SECOND", 200)
 
 # Django's own "django" logger goes through the redacting console handler too: in DEBUG it
 # otherwise keeps a console handler of its own that printed "Not Found: /hooks/tavus/<secret>/".

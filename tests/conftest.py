@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-9"
+WS_MAX_SIZE = 65536
 
 
 def make_user(username, role=None, **extra):
@@ -65,8 +66,13 @@ class StudioServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # As `make run` serves it (WS_MAX_SIZE in the Makefile, the Dockerfile's CMD).
         config = uvicorn.Config(
-            application, lifespan="off", log_level="warning", ws="websockets-sansio"
+            application,
+            lifespan="off",
+            log_level="warning",
+            ws="websockets-sansio",
+            ws_max_size=WS_MAX_SIZE,
         )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()

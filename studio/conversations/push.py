@@ -5,16 +5,18 @@ Every live update is HTML rendered once and fanned out through the channel layer
 - `conversation-<pk>`: the staff live pages of one conversation;
 - `conversation-<pk>-hosts`: the pages inside its room (live pages that joined, the join
   page), which carry steering commands into the room;
+- `conversation-<pk>-join`: the join page's relay socket, one per join link (a new one tells
+  the old to close with a `replaced` message);
 - `monitor`: the supervisors' walls (every tile); `monitor-user-<id>`: an operator's wall
   (their own tiles); `monitor-board`: every wall's slot board.
 
-Two message types: `push` (HTML fragments the htmx ws extension swaps in by id) and `command`
-(a steering command for the room). Code that works out a change returns `Pushes`, a list of
-(group, HTML) pairs, and whoever called it sends them: sync code with `send()`, one trip to
-the event loop for all of them; consumers with `await send_async()` from the loop itself. A
-relayed event's handler runs in a worker thread, and a trip from there waits behind whatever
-the loop is delivering (200 sockets' worth, for a watched conversation): sending from the loop
-kept the relay in step with its room (bench/RESULTS.md, "Fan-out").
+Three message types: `push` (HTML fragments the htmx ws extension swaps in by id), `command` (a
+steering command for the room) and `replaced` (above). Code that works out a change returns
+`Pushes`, a list of (group, HTML) pairs, and whoever called it sends them: sync code with
+`send()`, one trip to the event loop for all of them; consumers with `await send_async()` from
+the loop itself. A relayed event's handler runs in a worker thread, and a trip from there waits
+behind whatever the loop is delivering (200 sockets' worth, for a watched conversation):
+sending from the loop kept the relay in step with its room (bench/RESULTS.md, "Fan-out").
 
 The in-memory layer (studio/lib/layers.py) batches `push` messages to big groups.
 """
@@ -35,6 +37,10 @@ def hosts_group(pk: int) -> str:
     return f"conversation-{pk}-hosts"
 
 
+def join_group(pk: int) -> str:
+    return f"conversation-{pk}-join"
+
+
 def monitor_user_group(user_id) -> str:
     return f"monitor-user-{user_id}"
 
@@ -45,6 +51,11 @@ def push_message(html: str) -> dict:
 
 def command_message(event_id: int, envelope: dict) -> dict:
     return {"type": "command", "id": event_id, "envelope": envelope}
+
+
+def replaced_message(channel_name: str) -> dict:
+    """A new join socket for the same link: every other one closes."""
+    return {"type": "replaced", "by": channel_name}
 
 
 async def send_async(pushes: Pushes) -> None:

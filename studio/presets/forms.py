@@ -280,6 +280,7 @@ class PresetForm(forms.ModelForm):
             "participant_absent_timeout",
             "participant_left_timeout",
             "require_auth",
+            "talker",
             "limit_participants",
             "max_participants",
             "audio_only",
@@ -302,6 +303,7 @@ class PresetForm(forms.ModelForm):
             "conversational_context": "Context for these conversations",
             "conversation_name": "Conversation name",
             "require_auth": "Private room",
+            "talker": "Who talks to the replica, unless the launcher says otherwise",
             "audio_only": "Voice only (no video of the replica)",
             "enable_closed_captions": "Live captions",
             "enable_recording": "Allow recording to your S3 bucket",
@@ -321,9 +323,12 @@ class PresetForm(forms.ModelForm):
             "is started from within the call.",
             "test_mode": "Tavus checks the settings and starts nothing: no replica joins, there "
             "is no room to open and nothing is billed.",
+            "talker": "Someone else: the launcher's page watches without joining the video, so "
+            "it takes no place in the room.",
         }
         widgets = {
             "conversational_context": forms.Textarea(attrs={"rows": 3}),
+            "talker": forms.RadioSelect,
         }
 
     def __init__(self, *args, validate_url: str = "", **kwargs):
@@ -344,6 +349,9 @@ class PresetForm(forms.ModelForm):
         self.fields["documents"].queryset = documents.distinct().order_by("vanished", "name")
         if not self.is_bound:
             self.initial.setdefault("limit_participants", instance.max_participants is not None)
+        # A form posted without it (an older page, a script) keeps the preset's answer.
+        self.fields["talker"].required = False
+        self.fields["talker"].hide_optional = True
         # Needed once their box is ticked, so not labelled "(optional)".
         for section in ("recording", "participants"):
             for name in SECTIONS[section][1]:

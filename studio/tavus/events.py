@@ -120,6 +120,9 @@ _ROLE_FROM_TYPE = {
     "conversation.user.stopped_speaking": "user",
 }
 ROLE_ALIASES = {"pal": "replica"}
+# The speakers Tavus names in the room (tavus-api.md §6.3; era B's `pal` is the replica). A
+# message naming anyone else did not come from Tavus's replica.
+ROOM_ROLES = frozenset({"user", "replica"})
 
 
 OBJECTIVE_EVENTS = frozenset(
@@ -247,6 +250,8 @@ def parse_room_event(data: Any, conversation_id: str | None = None) -> RoomEvent
     role = _optional_text(properties, "role") or _ROLE_FROM_TYPE.get(event_type)
     role = ROLE_ALIASES.get(role, role) if role else None
     if role:
+        if role not in ROOM_ROLES:
+            raise EventError(f"unknown role {role[:20]!r}: Tavus's speakers are user and replica")
         properties["role"] = role
     speech = _optional_text(properties, "speech")
     final = _optional_bool(properties, "final")

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
+from django.utils import timezone
 
 from studio.conversations.models import Conversation
 from tests.join.conftest import joinable, picture
@@ -80,7 +81,7 @@ def test_after_the_end_it_shows_why(client, operator):
 
 
 def test_a_conversation_that_failed_says_it_did_not_start(client, operator):
-    conversation = joinable(operator)
+    conversation = joinable(operator, status=Conversation.LAUNCHING)  # failing to start
     conversation.mark_failed("Tavus refused the persona.")
     html = client.get(f"/join/{conversation.join_token}/").content.decode()
     assert "This conversation didn't start" in html
@@ -230,3 +231,20 @@ def test_without_tavus_green_there_is_nothing_to_key(client, with_background):
     # The preset was edited after launch: this conversation never asked Tavus for green.
     conversation = with_background(greenscreen=False)
     assert config_of(client.get(f"/join/{conversation.join_token}/"))["background"] == "none"
+
+
+def test_the_join_pages_beacon_takes_out_its_own_person_only(client, operator):
+    conversation = joinable(operator)
+    conversation.note_presence("robin-1", present=True, name="Robin", via="join")
+    conversation.note_presence("host-1", present=True, name="olivia")  # a staff page's report
+    Conversation.objects.filter(pk=conversation.pk).update(join_page_seen_at=timezone.now())
+    url = f"/join/{conversation.join_token}/left"
+    assert client.post(url, {"participant_id": "host-1"}).status_code == 204
+    conversation.refresh_from_db()
+    assert set(conversation.room_people) == {"robin-1", "host-1"}
+    assert client.post(url, {"participant_id": "robin-1"}).status_code == 204
+    conversation.refresh_from_db()
+    assert set(conversation.room_people) == {"host-1"}
+    assert conversation.join_page_seen_at is None
+    assert client.post("/join/not-a-token/left", {"participant_id": "host-1"}).status_code == 404
+    assert client.get(url).status_code == 405
