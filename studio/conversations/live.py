@@ -9,7 +9,7 @@ out a change return its pushes (studio.conversations.push) and send nothing: the
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from studio.conversations import push, wall
+from studio.conversations import behaviour, push, wall
 from studio.conversations.models import Conversation, Event, Utterance
 from studio.conversations.push import Pushes
 
@@ -28,7 +28,6 @@ STORED_ROOM_EVENTS = {
     "conversation.joined",
     "conversation.left",
     "conversation.replica_interrupted",
-    "conversation.tool_call",
     "conversation.perception_tool_call",
     "conversation.perception_analysis",
 }
@@ -46,8 +45,10 @@ def status_html(conversation: Conversation) -> str:
 
 def snapshot_html(conversation: Conversation) -> str:
     """Everything a (re)connecting page needs, so a dropped socket loses nothing."""
-    return status_html(conversation) + render_part(
-        "captions", conversation, utterances=list(conversation.utterances.all())
+    return (
+        status_html(conversation)
+        + render_part("captions", conversation, utterances=list(conversation.utterances.all()))
+        + behaviour.card_html(conversation)
     )
 
 
@@ -98,7 +99,11 @@ def timeline(conversation: Conversation) -> list[dict]:
     )
     if c.recording_started_at:
         steps.append({"label": "Recording started", "at": c.recording_started_at, "state": "done"})
-    for event in c.events.filter(source=Event.STUDIO).select_related("actor"):
+    # Tool calls and their answers have their own card (studio.conversations.behaviour).
+    studio_events = c.events.filter(source=Event.STUDIO).exclude(
+        event_type__startswith="studio.tool"
+    )
+    for event in studio_events.select_related("actor"):
         steps.append(
             {
                 "label": event.payload.get("label", event.event_type),
@@ -148,6 +153,11 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
         role = role or event.role or "replica"
         html = render_part("speaking", conversation, role=role, on=on)
         return [(page, html), *wall.speaking_pushes(conversation, role, on)]
+    if kind in behaviour.ROOM_EVENTS:  # objectives, guardrails, tool calls
+        stored = conversation.record_event(
+            source=Event.ROOM, event_type=kind, dedupe_key=event.dedupe_key, payload=event.raw
+        )
+        return behaviour.received(conversation, stored, event) if stored else []
     if kind in STORED_ROOM_EVENTS:
         stored = conversation.record_event(
             source=Event.ROOM, event_type=kind, dedupe_key=event.dedupe_key, payload=event.raw

@@ -22,6 +22,11 @@ from studio.conversations.push import Pushes
 
 PAGE = "conversations/monitor.html"
 ALERTS_LEASE = "alerts"
+# What the replica's persona did, as Tavus said in the room: a triggered guardrail is an alert
+# for ALERTS["guardrail"] seconds; a completed objective or a tool call shows on the tile for
+# ALERTS["note"] seconds (studio.conversations.behaviour keeps the whole story).
+GUARDRAIL = "conversation.guardrail.triggered"
+NOTE_EVENTS = ("conversation.objective.completed", "conversation.tool_call")
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,10 @@ class Alert:
     text: str
 
 
-def alerts(c: Conversation, now=None, last_spoken=None) -> list[Alert]:
+def alerts(c: Conversation, now=None, last_spoken=None, recent=()) -> list[Alert]:
     """What needs a supervisor's eye right now. Pure: the same state and clock, the same
-    answer, so alerts clear themselves once their condition is gone."""
+    answer, so alerts clear themselves once their condition is gone. `recent`: the
+    conversation's latest behaviour events (_recent_behaviour)."""
     now = now or timezone.now()
     found = []
     if not c.is_live:
@@ -56,7 +62,48 @@ def alerts(c: Conversation, now=None, last_spoken=None) -> list[Alert]:
         found.append(Alert("ending_soon", f"Less than {limits['ending_soon'] // 60} minutes left"))
     if c.end_requested_at and (now - c.end_requested_at).total_seconds() > limits["end_slow"]:
         found.append(Alert("end_unconfirmed", "End requested, but Tavus has not confirmed it"))
+    guardrail = next((e for e in recent if e.event_type == GUARDRAIL), None)
+    if guardrail and 0 <= (now - guardrail.occurred_at).total_seconds() < limits["guardrail"]:
+        name = _properties(guardrail).get("guardrail_name") or "a guardrail"
+        found.append(Alert("guardrail", f"Guardrail “{name}” triggered: check what was said"))
     return found
+
+
+def _properties(event: Event) -> dict:
+    props = event.payload.get("properties") if isinstance(event.payload, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def _recent_behaviour(conversations, now) -> dict[int, list[Event]]:
+    """Each conversation's guardrails, objectives completed and tool calls young enough to show,
+    newest first: one query for a whole wall."""
+    window = max(settings.ALERTS["guardrail"], settings.ALERTS["note"])
+    rows = Event.objects.filter(
+        conversation__in=conversations,
+        source=Event.ROOM,
+        event_type__in=(GUARDRAIL, *NOTE_EVENTS),
+        occurred_at__gte=now - timedelta(seconds=window),
+    ).order_by("-occurred_at", "-id")
+    found: dict[int, list[Event]] = {}
+    for event in rows:
+        found.setdefault(event.conversation_id, []).append(event)
+    return found
+
+
+def note(recent, now) -> dict | None:
+    """The tile's brief word on the latest objective completed or tool call, with when it goes."""
+    event = next((e for e in recent if e.event_type in NOTE_EVENTS), None)
+    if event is None:
+        return None
+    until = event.occurred_at + timedelta(seconds=settings.ALERTS["note"])
+    if until <= now:
+        return None
+    props = _properties(event)
+    if event.event_type == "conversation.tool_call":
+        text = f"Tool call: {props.get('name') or 'a tool'}"
+    else:
+        text = f"Objective “{props.get('objective_name') or '?'}” completed"
+    return {"text": text, "until": until, "kind": event.event_type.rpartition(".")[2]}
 
 
 def _last_spoken(conversations) -> dict[int, object]:
@@ -77,12 +124,24 @@ def tiles_for(user, now=None) -> list[dict]:
         .order_by("created_at")
     )
     spoken = _last_spoken(conversations)
-    return [tile_context(c, now, spoken.get(c.pk)) for c in conversations]
+    recent = _recent_behaviour(conversations, now)
+    return [tile_context(c, now, spoken.get(c.pk), recent.get(c.pk, [])) for c in conversations]
 
 
-def tile_context(c: Conversation, now=None, last_spoken=None) -> dict:
-    captions = list(c.utterances.order_by("-spoken_at", "-id")[:2])[::-1]
-    return {"conversation": c, "alerts": alerts(c, now, last_spoken), "captions": captions}
+def _captions(c: Conversation) -> list[Utterance]:
+    return list(c.utterances.order_by("-spoken_at", "-id")[:2])[::-1]
+
+
+def tile_context(c: Conversation, now=None, last_spoken=None, recent=None) -> dict:
+    now = now or timezone.now()
+    if recent is None:
+        recent = _recent_behaviour([c], now).get(c.pk, [])
+    return {
+        "conversation": c,
+        "alerts": alerts(c, now, last_spoken, recent),
+        "captions": _captions(c),
+        "note": note(recent, now),
+    }
 
 
 def board(now=None) -> dict:
@@ -154,7 +213,7 @@ def board_pushes(now=None) -> Pushes:
 
 
 def captions_pushes(c: Conversation) -> Pushes:
-    html = render("tile-captions", conversation=c, captions=tile_context(c)["captions"])
+    html = render("tile-captions", conversation=c, captions=_captions(c))
     return [(group, html) for group in _audiences(c)]
 
 
@@ -182,10 +241,12 @@ def refresh_alerts(now=None) -> int:
             return 0
         conversations = list(Conversation.objects.live())
         spoken = _last_spoken(conversations)
+        recent = _recent_behaviour(conversations, now)
         pushes: Pushes = []
         changed = 0
         for c in conversations:
-            current = {a.code: a.text for a in alerts(c, now, spoken.get(c.pk))}
+            found = alerts(c, now, spoken.get(c.pk), recent.get(c.pk, []))
+            current = {a.code: a.text for a in found}
             if set(current) == set(c.alert_codes or []):
                 continue
             for code in set(current) - set(c.alert_codes or []):
