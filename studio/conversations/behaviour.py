@@ -120,6 +120,7 @@ def summary(conversation: Conversation) -> dict:
         "objectives": list(objectives.values()),
         "guardrails": guardrails,
         "calls": list(calls.values()),
+        "call_ids": {call["id"] for call in calls.values()},
         "any": bool(objectives or guardrails or calls),
     }
 

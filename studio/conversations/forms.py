@@ -191,6 +191,10 @@ class ToolAnswerForm(forms.Form):
             self.add_error("output", "Type the answer the replica should use.")
         return data
 
+    def problems(self) -> list[str]:
+        """Errors not shown beside the answer box (the call and the button are not typed)."""
+        return [*self.non_field_errors(), *self["tool_call_id"].errors, *self["status"].errors]
+
     def output_value(self) -> str:
         text = self.cleaned_data.get("output", "").strip()
         if self.cleaned_data["status"] == "error":

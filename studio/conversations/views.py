@@ -348,7 +348,7 @@ def answer_tool(request: HttpRequest, pk: int) -> HttpResponse:
     if sent:
         messages.success(request, "Answer sent to the room.")
     else:
-        for error in form.non_field_errors() or ["Check the answer and try again."]:
+        for error in form.problems() or ["Check the answer and try again."]:
             messages.error(request, error)
     return redirect("conversations:page", pk=conversation.pk)
 
