@@ -182,7 +182,7 @@ def _launch(request, preset, form):
     if "memory_stores" in effective.body:
         # In words, once: whose memories this conversation brings back and adds to.
         memory = next(line for line in effective.summary if "will remember" in line)
-        messages.info(request, f"{memory}. Nobody else's memories are used.")
+        messages.info(request, f"{memory}.")
     if conversation.test_mode:
         messages.info(
             request,

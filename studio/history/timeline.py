@@ -98,7 +98,9 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
     for event in events:
         label = describe_event(event)
         if event.source == Event.STUDIO and event.actor_id and event.actor:
-            label += f" ({event.actor.get_username()})"
+            name = event.actor.get_username()
+            if not label.startswith(f"{name} "):  # "sam answered …" names them already
+                label += f" ({name})"
         items.append(
             {
                 "at": event.occurred_at,

@@ -320,7 +320,7 @@ def test_the_status_timeline_leaves_tool_answers_to_the_card_and_history_keeps_e
     assert "Objective “greet” completed (name: Anna)" in labels
     assert "Guardrail “no_pii” triggered" in labels
     assert 'Tool call: get_weather {"city": "Paris"}' in labels
-    assert "sam answered get_weather: “72 degrees and sunny” (sam)" in labels
+    assert "sam answered get_weather: “72 degrees and sunny”" in labels  # named once
     detail = client.get(f"/history/{in_room.pk}/").content.decode()
     assert "Objective “greet” completed (name: Anna)" in detail
 

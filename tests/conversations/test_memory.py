@@ -40,7 +40,7 @@ def test_someone_else_with_the_link_gets_their_own_memory_store(
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert (
         "Anna will remember earlier conversations with Anna.Smith@example.com (and only "
-        "theirs) as the “Demo Persona” persona. Nobody else's memories are used." in said
+        "theirs) as the “Demo Persona” persona." in said
     )
     # The history's launch settings keep the same words.
     assert any("with Anna.Smith@example.com" in line for line in conversation.summary_snapshot)
