@@ -199,7 +199,8 @@ def answer(
         return None, NO_PAGE
     envelope = build_interaction(
         "conversation.tool_result",
-        conversation.tavus_id or "",
+        # Relayed before the launch had Tavus's id (a race): the call names its room itself.
+        conversation.tavus_id or call.payload.get("conversation_id") or "",
         tool_call_id=call_id,
         output=output,
         status=status,

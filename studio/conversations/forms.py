@@ -22,6 +22,15 @@ class LaunchForm(forms.Form):
         "no place in the room. You can still join the video from it.",
     )
 
+    # Only for presets that remember people (removed otherwise): whose memories to use.
+    person = forms.CharField(
+        label="Who is it with?",
+        required=False,
+        max_length=200,
+        help_text="Their email address, or another id that is theirs alone (not just a first "
+        "name): the replica remembers earlier conversations with exactly this person. Not "
+        "needed when you talk yourself: then it is you.",
+    )
     conversation_name = forms.CharField(
         label="Conversation name",
         required=False,
@@ -46,15 +55,6 @@ class LaunchForm(forms.Form):
         label="Language",
         required=False,
         choices=[("", "Use the preset's language"), *LANGUAGES],
-    )
-    # Only for presets that remember people (removed otherwise): whose memories to use.
-    person = forms.CharField(
-        label="Who is it with?",
-        required=False,
-        max_length=200,
-        help_text="Their email address, or another id that is theirs alone (not just a first "
-        "name): the replica remembers earlier conversations with exactly this person. Not "
-        "needed when you talk yourself: then it is you.",
     )
     # One key per rendered form: a second submit of the same form finds the first launch.
     launch_key = forms.CharField(widget=forms.HiddenInput, max_length=64, min_length=16)
@@ -175,7 +175,7 @@ class ToolAnswerForm(forms.Form):
     """A supervisor answers a tool call the replica made (studio.conversations.behaviour)."""
 
     STATUSES = [("success", "Send the answer"), ("error", "Say it failed")]
-    tool_call_id = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    tool_call_id = forms.CharField(widget=forms.HiddenInput, max_length=180)
     # Daily app messages are limited to about 4 KB, envelope included.
     output = forms.CharField(
         label="Answer",

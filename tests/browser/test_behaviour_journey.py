@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from studio.conversations.models import Conversation
 from studio.knowledge.models import Tool
 from studio.library.models import Persona, Replica, sync_personas, sync_replicas
-from studio.presets.models import Preset
 from studio.tavus import behaviour as tavus_behaviour
 from studio.tavus import client as tavus
 from tests.browser.conftest import launch_from_ui
@@ -30,9 +29,8 @@ def say(page, text):
     box.press("Enter")
 
 
-def concierge(operator):
-    """A persona (at the sandbox, mirrored here) with an objective, a guardrail and a tool, and
-    a preset that remembers people."""
+def concierge():
+    """A persona (at the sandbox, mirrored here) with an objective, a guardrail and a tool."""
     sync_replicas()
     objectives = tavus_behaviour.create_objectives(
         [
@@ -67,27 +65,19 @@ def concierge(operator):
     Tool.store(tool)
     Tool.objects.filter(tool_id=tool.tool_id).update(persona_ids=[created.persona_id])
     sync_personas()
-    return Preset.objects.create(
-        name="Concierge desk",
-        persona=Persona.objects.get(persona_id=created.persona_id),
-        conversation_name="Concierge desk",
-        custom_greeting="Welcome to the hotel! May I have your name?",
-        language="english",
-        max_call_minutes=10,
-        participant_left_timeout=30,
-        participant_absent_timeout=120,
-        enable_closed_captions=True,
-        remember_people=True,
-        created_by=operator,
-        updated_by=operator,
-    )
+    return Persona.objects.get(persona_id=created.persona_id)
 
 
 def test_objective_guardrail_and_tool_call_live_on_the_monitor_and_in_history(
-    studio_server, operator, supervisor, login_as, settings
+    studio_server, operator, supervisor, login_as, stock_preset
 ):
-    settings.SANDBOX_JOIN_DELAY = 0.3
-    concierge(operator)
+    stock_preset(
+        name="Concierge desk",
+        conversation_name="Concierge desk",
+        persona=concierge(),
+        custom_greeting="Welcome to the hotel! May I have your name?",
+        remember_people=True,
+    )
 
     # The operator talks to the replica; the launch says whose memories it uses.
     host = login_as(operator)
@@ -166,3 +156,48 @@ def test_objective_guardrail_and_tool_call_live_on_the_monitor_and_in_history(
     expect(timeline).to_contain_text("sam answered get_weather")
     timeline.scroll_into_view_if_needed()
     shot(boss, "5-history")
+
+
+def test_an_admin_has_a_tool_answered_by_an_endpoint_on_the_allowlist(
+    studio_server, admin_user, login_as, settings
+):
+    settings.TOOL_ENDPOINT_ALLOWLIST = ["tools.example.com"]
+    page = login_as(admin_user)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(studio_server.url + "/knowledge/tools/new/")
+    page.get_by_label("Name").fill("get_order_status")
+    page.get_by_label("What it does, and when to use it").fill("Looks up an order by number.")
+    page.get_by_label("Answer automatically from").fill("https://orders.example.net/answer")
+    page.get_by_role("button", name="Save at Tavus").click()
+    expect(page.locator(".has-error")).to_contain_text(
+        "orders.example.net is not on the studio's list of hosts it may call"
+    )
+    shot(page, "6-tool-endpoint-refused")
+    page.get_by_label("Answer automatically from").fill("https://tools.example.com/orders")
+    page.get_by_role("button", name="Save at Tavus").click()
+    expect(page.locator("main")).to_contain_text("Answered by tools.example.com, else a supervisor")
+    shot(page, "7-tools-list")
+    assert Tool.objects.get().answer_url == "https://tools.example.com/orders"
+
+
+def test_launching_for_someone_else_says_whose_memories_the_replica_uses(
+    studio_server, operator, login_as, stock_preset
+):
+    stock_preset(name="Returning guests", remember_people=True, talker="link")
+    page = login_as(operator)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(studio_server.url + "/launch/")
+    page.get_by_role("link", name=re.compile("Returning guests")).click()
+    page.get_by_role("button", name="Launch conversation").click()
+    expect(page.locator(".has-error")).to_contain_text("This preset remembers people")
+    page.get_by_label("Who is it with?").fill("anna@example.com")
+    page.get_by_label("Who is it with?").press("Tab")  # the preview follows on change
+    expect(page.locator("#preview")).to_contain_text(
+        "will remember earlier conversations with anna@example.com (and only theirs)"
+    )
+    shot(page, "8-launch-for-someone-remembered")
+    page.get_by_role("button", name="Launch conversation").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "will remember earlier conversations with anna@example.com (and only theirs)"
+    )
+    assert Conversation.objects.get().settings_snapshot["memory_stores"]

@@ -66,7 +66,8 @@ def commands(monkeypatch):
 
 
 def test_a_completed_objective_is_kept_as_tavus_sent_it_and_shows_live_and_on_the_tile(in_room):
-    ingest(in_room, room(in_room, "conversation.objective.activated", 1, objective_name="ask_if_new"))
+    started = room(in_room, "conversation.objective.activated", 1, objective_name="ask_if_new")
+    ingest(in_room, started)
     completed = room(
         in_room,
         "conversation.objective.completed",

@@ -97,21 +97,14 @@ def test_a_preset_that_remembers_nobody_sends_no_memory_store(
 
 def test_the_preview_names_whose_memories_as_it_is_typed(client, operator, remembering):
     client.force_login(operator)
-    preview = client.post(
-        f"/launch/{remembering.pk}/preview/",
-        {"launch_key": "k" * 20, "talker": "link", "person": "anna@example.com"},
-        HTTP_HX_REQUEST="true",
-    ).content.decode()
-    assert "remember earlier conversations with anna@example.com (and only theirs)" in preview
-    nobody_yet = client.post(
-        f"/launch/{remembering.pk}/preview/",
-        {"launch_key": "k" * 20, "talker": "link"},
-        HTTP_HX_REQUEST="true",
-    ).content.decode()
+
+    def preview(**fields):
+        url = f"/launch/{remembering.pk}/preview/"
+        data = {"launch_key": "k" * 20, **fields}
+        return client.post(url, data, HTTP_HX_REQUEST="true").content.decode()
+
+    typed = preview(talker="link", person="anna@example.com")
+    assert "remember earlier conversations with anna@example.com (and only theirs)" in typed
+    nobody_yet = preview(talker="link")
     assert "with this person (and only this person&#x27;s)" in nobody_yet
-    me = client.post(
-        f"/launch/{remembering.pk}/preview/",
-        {"launch_key": "k" * 20, "talker": "me"},
-        HTTP_HX_REQUEST="true",
-    ).content.decode()
-    assert "with you (and only yours)" in me
+    assert "with you (and only yours)" in preview(talker="me")

@@ -10,23 +10,26 @@ from django.test import Client
 
 from studio.conversations import behaviour
 from studio.conversations.models import Event
+from tests.conversations.test_behaviour import room
 from tests.join.test_consumer import connect, setup, staff_page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
-def behaviour_event(conversation, seq, event_type, **properties):
-    return {
-        "type": "room_event",
-        "event": {
-            "message_type": "conversation",
-            "event_type": event_type,
-            "conversation_id": conversation.tavus_id,
-            "inference_id": f"inf-{seq}",
-            "seq": seq,
-            "properties": properties,
-        },
-    }
+def relayed(conversation, seq, event_type, **properties):
+    """What the join page sends for one of the replica's app-messages."""
+    return {"type": "room_event", "event": room(conversation, event_type, seq, **properties)}
+
+
+def weather_call(conversation):
+    return relayed(
+        conversation,
+        3,
+        "conversation.tool_call",
+        name="get_weather",
+        arguments='{"city": "Oslo"}',
+        tool_call_id="call_9",
+    )
 
 
 async def test_the_join_page_relays_objectives_guardrails_and_tool_calls():
@@ -34,7 +37,7 @@ async def test_the_join_page_relays_objectives_guardrails_and_tool_calls():
     staff = await staff_page(launcher, conversation)
     join, _, _ = await connect(conversation.join_token)
     await join.send_json_to(
-        behaviour_event(
+        relayed(
             conversation,
             1,
             "conversation.objective.completed",
@@ -45,19 +48,10 @@ async def test_the_join_page_relays_objectives_guardrails_and_tool_calls():
     card = await staff.receive_from()
     assert 'id="behaviour"' in card and "ask_name" in card and "Anna" in card
     await join.send_json_to(
-        behaviour_event(conversation, 2, "conversation.guardrail.triggered", guardrail_name="pii")
+        relayed(conversation, 2, "conversation.guardrail.triggered", guardrail_name="pii")
     )
     assert "“pii” triggered" in await staff.receive_from()
-    await join.send_json_to(
-        behaviour_event(
-            conversation,
-            3,
-            "conversation.tool_call",
-            name="get_weather",
-            arguments='{"city": "Oslo"}',
-            tool_call_id="call_9",
-        )
-    )
+    await join.send_json_to(weather_call(conversation))
     assert "get_weather" in await staff.receive_from()
     kinds = await sync_to_async(
         lambda: sorted(Event.objects.filter(source=Event.ROOM).values_list("event_type", flat=True))
@@ -77,16 +71,7 @@ async def test_a_supervisors_answer_is_carried_in_by_the_join_page_and_confirmed
     join, _, _ = await connect(conversation.join_token)
     await join.send_json_to({"type": "heartbeat"})
     await staff.receive_from()  # "Relaying from: the participant's join page"
-    await join.send_json_to(
-        behaviour_event(
-            conversation,
-            3,
-            "conversation.tool_call",
-            name="get_weather",
-            arguments='{"city": "Oslo"}',
-            tool_call_id="call_9",
-        )
-    )
+    await join.send_json_to(weather_call(conversation))
     await staff.receive_from()  # the card with the call
 
     @sync_to_async
