@@ -45,8 +45,11 @@ log = logging.getLogger(__name__)
 
 PAGE = "conversations/live.html"
 ROOM_EVENTS = frozenset({*OBJECTIVE_EVENTS, GUARDRAIL_TRIGGERED, TOOL_CALL})
-# The studio's own records of a tool call: the automatic attempt, and the answer sent.
-ENDPOINT, RESULT = "studio.tool_endpoint", "studio.tool_result"
+# The studio's own records: a tool call's automatic attempt and the answer sent, and a
+# supervisor's yes to an objective waiting for one (confirmation_mode "manual").
+ENDPOINT, RESULT, CONFIRM = "studio.tool_endpoint", "studio.tool_result", "studio.objective_confirm"
+# Commands a page in the room carries in and acknowledges (consumers._confirm_command).
+COMMANDS = (RESULT, CONFIRM)
 NO_PAGE = (
     "No page is in the room right now, so nothing can carry the answer in. Ask the launcher "
     "to keep the live page open, or use “Join the video”."
@@ -86,7 +89,7 @@ def summary(conversation: Conversation) -> dict:
     objectives: dict[str, dict] = {}
     guardrails: list[dict] = []
     calls: dict[str, dict] = {}
-    events = conversation.events.filter(event_type__in=[*ROOM_EVENTS, ENDPOINT, RESULT])
+    events = conversation.events.filter(event_type__in=[*ROOM_EVENTS, ENDPOINT, *COMMANDS])
     for event in events.select_related("actor"):
         props, kind = _props(event), event.event_type
         if kind in OBJECTIVE_EVENTS:
@@ -95,9 +98,11 @@ def summary(conversation: Conversation) -> dict:
             state = kind.rpartition(".")[2]  # activated, pending or completed
             if entry["state"] == "completed":
                 continue  # a late "activated" never undoes a completion
-            entry.update(state=state, at=event.occurred_at)
+            entry.update(state=state, at=event.occurred_at, confirmed=None)
             if isinstance(props.get("output_variables"), dict) and props["output_variables"]:
                 entry["outputs"] = props["output_variables"]
+        elif kind == CONFIRM and event.payload.get("objective_name") in objectives:
+            objectives[event.payload["objective_name"]]["confirmed"] = event.payload
         elif kind == GUARDRAIL_TRIGGERED:
             name = props.get("guardrail_name") or "a guardrail"
             guardrails.append({"name": name, "at": event.occurred_at})
@@ -121,6 +126,7 @@ def summary(conversation: Conversation) -> dict:
         "guardrails": guardrails,
         "calls": list(calls.values()),
         "call_ids": {call["id"] for call in calls.values()},
+        "objective_names": set(objectives),
         "any": bool(objectives or guardrails or calls),
     }
 
@@ -190,26 +196,13 @@ def answer(
     call = find_call(conversation, call_id)
     if call is None:
         return None, "There is no such tool call in this conversation."
-    conversation.refresh_from_db()
-    if not conversation.is_live:
-        return None, "This conversation has ended."
     if conversation.events.filter(dedupe_key=f"tool-result:{call_id}").exists():
         return None, ANSWERED
-    if not conversation.host_connected:
-        return None, NO_PAGE
-    envelope = build_interaction(
-        "conversation.tool_result",
-        # Relayed before the launch had Tavus's id (a race): the call names its room itself.
-        conversation.tavus_id or call.payload.get("conversation_id") or "",
-        tool_call_id=call_id,
-        output=output,
-        status=status,
+    envelope, problem = _send(
+        conversation, "conversation.tool_result", tool_call_id=call_id, output=output, status=status
     )
-    if app_message_length(envelope) > settings.RELAY_MAX_CHARS:
-        return None, (
-            f"That answer is too long for the room (Daily carries {settings.RELAY_MAX_CHARS} "
-            "characters at most). Shorten it."
-        )
+    if problem:
+        return None, problem
     name = _props(call).get("name") or "the tool"
     who = user.get_username() if user else host
     said = f": “{output_text(output)}”" if output not in ("", None) else ""
@@ -244,6 +237,52 @@ def answer(
         "a supervisor" if user else host,
         status,
     )
+    return event, ""
+
+
+def _send(conversation: Conversation, event_type: str, **properties) -> tuple[dict, str]:
+    """The interaction for the room, or why it cannot go: the conversation is over, nobody
+    is in the room to carry it, or it is more than Daily carries."""
+    conversation.refresh_from_db()
+    if not conversation.is_live:
+        return {}, "This conversation has ended."
+    if not conversation.host_connected:
+        return {}, NO_PAGE
+    if not conversation.tavus_id:
+        return {}, "Tavus has not confirmed this conversation yet. Try again in a moment."
+    envelope = build_interaction(event_type, conversation.tavus_id, **properties)
+    if app_message_length(envelope) > settings.RELAY_MAX_CHARS:
+        return {}, (
+            f"That answer is too long for the room (Daily carries {settings.RELAY_MAX_CHARS} "
+            "characters at most). Shorten it."
+        )
+    return envelope, ""
+
+
+def confirm(conversation: Conversation, name: str, user) -> tuple[Event | None, str]:
+    """A supervisor says yes to an objective waiting for one: `conversation.objective.confirm`
+    into the room (its payload is UNCONFIRMED at Tavus, tavus-api-2.md §2.2)."""
+    objective = next((o for o in summary(conversation)["objectives"] if o["name"] == name), None)
+    if objective is None or objective["state"] != "pending":
+        return None, "That objective is not waiting for a yes."
+    envelope, problem = _send(conversation, "conversation.objective.confirm", objective_name=name)
+    if problem:
+        return None, problem
+    event = conversation.record_event(
+        source=Event.STUDIO,
+        event_type=CONFIRM,
+        dedupe_key=f"objective-confirm:{name}:{objective['at'].isoformat()}",
+        payload={
+            "label": f"{user.get_username()} confirmed objective {name}",
+            "objective_name": name,
+            "delivered": False,
+        },
+        actor=user,
+    )
+    if event is None:
+        return None, "Someone has confirmed it already."
+    push.send_command(conversation.pk, event.pk, envelope)
+    log.info("conversation %s: objective %s confirmed by a supervisor", conversation.pk, name)
     return event, ""
 
 

@@ -153,9 +153,9 @@ def _presence(pk: int, participant_id: str, present: bool, name: str, via: str, 
 
 @database_sync_to_async
 def _confirm_command(pk: int, event_id) -> Pushes:
-    """The host page sent a steering command or a tool's answer into the room: say so on the
-    timeline (a command) or the behaviour card (an answer)."""
-    commands = ("studio.steer", behaviour.RESULT)
+    """The host page sent a steering command, a tool's answer or an objective's yes into the
+    room: say so on the timeline (a command) or the behaviour card (the others)."""
+    commands = ("studio.steer", *behaviour.COMMANDS)
     event = Event.objects.filter(pk=event_id, conversation_id=pk, event_type__in=commands).first()
     if event is None or event.payload.get("delivered"):
         return []
@@ -165,7 +165,7 @@ def _confirm_command(pk: int, event_id) -> Pushes:
         "label": event.payload["label"] + " — sent into the room",
     }
     event.save(update_fields=["payload"])
-    if event.event_type == behaviour.RESULT:
+    if event.event_type in behaviour.COMMANDS:
         return behaviour.card_pushes(event.conversation)
     return [(push.conversation_group(pk), live.status_html(event.conversation))]
 

@@ -200,3 +200,12 @@ class ToolAnswerForm(forms.Form):
         if self.cleaned_data["status"] == "error":
             return text or "The tool could not answer."
         return text
+
+
+class ObjectiveConfirmForm(forms.Form):
+    """A supervisor says yes to an objective waiting for one."""
+
+    objective_name = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    def problems(self) -> list[str]:
+        return [*self.non_field_errors(), *self["objective_name"].errors]

@@ -99,9 +99,9 @@ def timeline(conversation: Conversation) -> list[dict]:
     )
     if c.recording_started_at:
         steps.append({"label": "Recording started", "at": c.recording_started_at, "state": "done"})
-    # Tool calls and their answers have their own card (studio.conversations.behaviour).
+    # Tool answers and objectives' yeses have their own card (studio.conversations.behaviour).
     studio_events = c.events.filter(source=Event.STUDIO).exclude(
-        event_type__startswith="studio.tool"
+        event_type__in=(behaviour.ENDPOINT, *behaviour.COMMANDS)
     )
     for event in studio_events.select_related("actor"):
         steps.append(

@@ -16,7 +16,12 @@ from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.connection import current
 from studio.conversations import behaviour, live, push
-from studio.conversations.forms import LaunchForm, SteerForm, ToolAnswerForm
+from studio.conversations.forms import (
+    LaunchForm,
+    ObjectiveConfirmForm,
+    SteerForm,
+    ToolAnswerForm,
+)
 from studio.conversations.models import Conversation, Event
 from studio.presets.demo import ensure_demo_presets
 from studio.presets.models import Preset, Talker
@@ -338,17 +343,40 @@ def answer_tool(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             audit("tool answer", request=request, target=conversation, detail=sent.payload["label"])
             push.send(behaviour.card_pushes(conversation))
+    done = "Answer sent to the room."
+    return _card_answer(request, conversation, sent, answer_form=form, done=done)
+
+
+@role_required(SUPERVISOR)
+@require_POST
+def confirm_objective(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor says yes to an objective that waits for one (confirmation_mode "manual")."""
+    conversation = _get_conversation_for_user(request, pk)
+    form = ObjectiveConfirmForm(request.POST)
+    sent = None
+    if form.is_valid():
+        name = form.cleaned_data["objective_name"]
+        sent, problem = behaviour.confirm(conversation, name, request.user)
+        if problem:
+            form.add_error(None, problem)
+        else:
+            audit("objective confirmed", request=request, target=conversation, detail=name)
+            push.send(behaviour.card_pushes(conversation))
+    return _card_answer(request, conversation, sent, confirm_form=form, done="Confirmed.")
+
+
+def _card_answer(request, conversation, sent, *, done: str, **forms) -> HttpResponse:
+    """The behaviour card again (htmx), or back to the live page with a message."""
     if request.htmx:
-        context = {
-            "conversation": conversation,
-            "behaviour": behaviour.summary(conversation),
-            "answer_form": None if sent else form,
-        }
+        context = {"conversation": conversation, "behaviour": behaviour.summary(conversation)}
+        if not sent:
+            context.update(forms)
         return render(request, "conversations/live.html#behaviour", context)
     if sent:
-        messages.success(request, "Answer sent to the room.")
+        messages.success(request, done)
     else:
-        for error in form.problems() or ["Check the answer and try again."]:
+        (form,) = forms.values()
+        for error in form.problems() or ["Check it and try again."]:
             messages.error(request, error)
     return redirect("conversations:page", pk=conversation.pk)
 

@@ -38,7 +38,14 @@ def concierge():
                 "objective_name": "ask_name",
                 "objective_prompt": "Ask the guest's name",
                 "output_variables": ["guest_name"],
-            }
+                "next_required_objectives": ["confirm_stay"],
+            },
+            {
+                "objective_name": "confirm_stay",
+                "objective_prompt": "Confirm how many nights they stay",
+                "output_variables": ["nights"],
+                "confirmation_mode": "manual",
+            },
         ],
         name="Guest check-in",
     )
@@ -142,6 +149,14 @@ def test_objective_guardrail_and_tool_call_live_on_the_monitor_and_in_history(
     expect(captions).to_contain_text("Sunny and 21 degrees in Stockholm today.")
     shot(boss, "4-tool-call-answered")
 
+    # An objective that waits for a yes: the supervisor confirms it, Tavus completes it.
+    say(host, "Two nights, please.")
+    waiting = boss.locator("#behaviour .objective", has_text="confirm_stay")
+    expect(waiting).to_contain_text("Needs a yes")
+    waiting.get_by_role("button", name="Confirm it's done").click()
+    expect(waiting).to_contain_text("Done")
+    expect(waiting).to_contain_text("Two nights, please.")
+
     # History keeps all of it.
     host.once("dialog", lambda dialog: dialog.accept())
     host.get_by_role("button", name="End conversation").click()
@@ -154,6 +169,8 @@ def test_objective_guardrail_and_tool_call_live_on_the_monitor_and_in_history(
     expect(timeline).to_contain_text("Guardrail “no_competitors” triggered")
     expect(timeline).to_contain_text('Tool call: get_weather {"city":')
     expect(timeline).to_contain_text("sam answered get_weather")
+    expect(timeline).to_contain_text("sam confirmed objective confirm_stay — sent into the room")
+    expect(timeline).to_contain_text("Objective “confirm_stay” completed (nights: Two nights")
     timeline.scroll_into_view_if_needed()
     shot(boss, "5-history")
 

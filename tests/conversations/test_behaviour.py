@@ -330,3 +330,61 @@ def test_an_empty_card_stays_hidden(client, operator, in_room):
     client.force_login(operator)
     page = client.get(f"/conversations/{in_room.pk}/").content.decode()
     assert 'id="behaviour"' in page and "hidden" in page.split('id="behaviour"')[1][:200]
+
+
+# --- Objectives waiting for a yes (confirmation_mode "manual") -------------------------------
+
+
+def confirm(client, conversation, name="book_room"):
+    return client.post(
+        f"/conversations/{conversation.pk}/objective-confirm/",
+        {"objective_name": name},
+        HTTP_HX_REQUEST="true",
+    )
+
+
+def test_a_supervisor_confirms_an_objective_waiting_for_a_yes(
+    client, supervisor, in_room, commands
+):
+    waiting = room(
+        in_room,
+        "conversation.objective.pending",
+        4,
+        objective_name="book_room",
+        output_variables={"nights": "two"},
+    )
+    ingest(in_room, waiting)
+    client.force_login(supervisor)
+    page = client.get(f"/conversations/{in_room.pk}/").content.decode()
+    assert "Needs a yes" in page and "Confirm it's done" in page
+    html = confirm(client, in_room).content.decode()
+    assert "sam confirmed objective book_room" in html and "Confirm it's done" not in html
+    ((_, event_id, envelope),) = commands
+    assert envelope == {
+        "message_type": "conversation",
+        "event_type": "conversation.objective.confirm",
+        "conversation_id": in_room.tavus_id,
+        "properties": {"objective_name": "book_room"},
+    }
+    assert Event.objects.get(pk=event_id).actor == supervisor
+    assert AuditEntry.objects.filter(action="objective confirmed", detail="book_room").exists()
+    assert "Someone has confirmed it already." in confirm(client, in_room).content.decode()
+    # Tavus then completes it: the card says so, and forgets the question.
+    done = room(in_room, "conversation.objective.completed", 5, objective_name="book_room")
+    ingest(in_room, done)
+    (objective,) = behaviour.summary(in_room)["objectives"]
+    assert objective["state"] == "completed" and objective["confirmed"] is None
+
+
+def test_only_an_objective_waiting_for_a_yes_can_be_confirmed(
+    client, supervisor, operator, in_room, commands
+):
+    ingest(in_room, room(in_room, "conversation.objective.activated", 1, objective_name="greet"))
+    client.force_login(supervisor)
+    html = confirm(client, in_room, "greet").content.decode()
+    assert "That objective is not waiting for a yes." in html
+    unknown = confirm(client, in_room, "nope").content.decode()
+    assert "That objective is not waiting for a yes." in unknown
+    client.force_login(operator)
+    assert confirm(client, in_room, "greet").status_code == 403
+    assert not commands
