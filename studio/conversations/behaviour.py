@@ -167,7 +167,7 @@ def received(conversation: Conversation, stored: Event, event: RoomEvent) -> Pus
         )
         answer_automatically(conversation, call)
     pushes = card_pushes(conversation)
-    if event.event_type in (GUARDRAIL_TRIGGERED, *wall.NOTE_EVENTS):
+    if conversation.is_live and event.event_type in (GUARDRAIL_TRIGGERED, *wall.NOTE_EVENTS):
         pushes += wall.tile_pushes(conversation)
     return pushes
 
@@ -309,7 +309,7 @@ def _take_call(conversation: Conversation, call: ToolCall, tool: Tool, state: st
 def answer_automatically(conversation: Conversation, call: ToolCall) -> Future | None:
     """Ask the tool's HTTPS endpoint, when it has one and may be called, in the thread pool;
     returns the pool's Future (tests wait on it), or None when a supervisor answers."""
-    if not call.tool_call_id:
+    if not call.tool_call_id or not conversation.is_live:
         return None
     tool = (
         Tool.objects.filter(name=call.name, vanished=False, trigger_type=Tool.When.IN_CALL)
