@@ -111,9 +111,13 @@ class _LoopLayer(FanOutInMemoryChannelLayer):
 
     def __init__(self, url: str, prefix: str, **kwargs):
         super().__init__(**kwargs)
-        self.url, self.prefix = url, prefix
+        self.url = url
         self.id = secrets.token_hex(6)  # names this loop's channels: specific.<id>!<random>
         self.redis = aioredis.Redis.from_url(url)
+        # Redis's pub/sub channels are server-wide, not per database: the database number
+        # keeps two studios on one Redis (production and staging on 0 and 1) apart, as the
+        # keys of RedisChannelLayer were.
+        self.prefix = f"{prefix}:{self.redis.connection_pool.connection_kwargs.get('db', 0)}"
         self.pubsub = None
         self.listener: asyncio.Task | None = None
         self.subscribed: set[str] = set()
