@@ -30,5 +30,6 @@ EXPOSE 8000
 # Migrate, make sure the admin from STUDIO_ADMIN_USERNAME/PASSWORD exists, then serve ASGI.
 # X-Forwarded-For/-Proto count only from the proxies in FORWARDED_ALLOW_IPS (uvicorn reads it;
 # default 127.0.0.1): set it to your load balancer's address, never '*', or any client could
-# pick the address that sign-in throttling and the audit log see.
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --proxy-headers"]
+# pick the address that sign-in throttling and the audit log see. permessage-deflate is off, as
+# in `make run` (bench/RESULTS.md, "Fan-out, third pass").
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --ws-per-message-deflate false --proxy-headers"]

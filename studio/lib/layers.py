@@ -8,8 +8,8 @@ rebuilds) and builds a new asyncio.Queue on every receive only to throw it away.
 Why replaced: one caption to a conversation with 200 open pages cost 200 sweeps of 200 channels
 and 200 copies of the HTML; most of the fan-out's time went there. `FanOutInMemoryChannelLayer`
 sweeps at most once a second, copies a group message once (each member gets its own shallow
-copy) and builds a channel's queue only when it has none; what it delivers, to whom, with
-which capacity and expiry, is unchanged. (Batching of pushes, which lived here, is now the push
+copy) and keeps a channel's queue while a socket receives from it (the sweep drops queues
+nobody waits on); what it delivers, to whom, with which capacity and expiry, is unchanged. (Batching of pushes, which lived here, is now the push
 path's, for every layer: studio/conversations/push.py.)
 
 Upstream, Redis: channels_redis's RedisChannelLayer stores a group's members in Redis and
@@ -59,11 +59,20 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
     sweep_every = 1.0  # seconds
     _swept_at = 0.0
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.receiving: dict[str, int] = {}  # channel -> receives waiting on it
+
     def _clean_expired(self):
         now = time.monotonic()
         if now - self._swept_at >= self.sweep_every:
             self._swept_at = now
             super()._clean_expired()
+            # A channel's queue stays while someone receives from it (a socket takes message
+            # after message: no new queue for each); an empty one nobody waits on goes.
+            for channel, queue in list(self.channels.items()):
+                if queue.empty() and not self.receiving.get(channel):
+                    del self.channels[channel]
 
     def _queue(self, channel: str) -> asyncio.Queue:
         queue = self.channels.get(channel)
@@ -75,11 +84,17 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
         self.require_valid_channel_name(channel)
         self._clean_expired()
         queue = self._queue(channel)
+        if not queue.empty():
+            return queue.get_nowait()[1]
+        self.receiving[channel] = self.receiving.get(channel, 0) + 1
         try:
             _, message = await queue.get()
         finally:
-            if queue.empty():
-                self.channels.pop(channel, None)
+            # An empty queue nobody waits on is dropped by the next sweep (the socket closed).
+            if self.receiving[channel] > 1:
+                self.receiving[channel] -= 1
+            else:
+                del self.receiving[channel]
         return message
 
     async def group_send(self, group, message):

@@ -78,6 +78,8 @@ class ServerProcess:
                 "on",
                 "--ws",
                 "websockets-sansio",
+                "--ws-per-message-deflate",
+                "false",
                 "--no-access-log",
             ],
             cwd=ROOT,

@@ -58,11 +58,30 @@ def test_a_full_channel_misses_the_message_and_the_others_get_it():
         await layer.receive(other)
         await layer.group_send("g", {"type": "push", "html": "2"})  # `full` still holds "1"
         got = await layer.receive(full), await layer.receive(other)
-        return got, layer.channels.get(full)
+        return got, layer.channels[full].qsize()
 
     (first, other), left = asyncio.run(scenario())
     assert first["html"] == "1" and other["html"] == "2"
-    assert left is None  # "2" never reached the full channel
+    assert left == 0  # "2" never reached the full channel
+
+
+def test_a_receiving_channel_keeps_its_queue_and_a_deserted_one_is_swept():
+    async def scenario():
+        layer = FanOutInMemoryChannelLayer()
+        kept, gone = await members(layer, 2)
+        waiting = asyncio.ensure_future(layer.receive(kept))
+        await layer.group_send("g", {"type": "push", "html": "A"})
+        await layer.receive(gone)  # and nobody receives from `gone` again
+        await waiting
+        again = asyncio.ensure_future(layer.receive(kept))  # the socket waits for the next
+        await asyncio.sleep(0)
+        layer._swept_at = 0  # a second later
+        layer._clean_expired()
+        state = (kept in layer.channels, gone in layer.channels)
+        again.cancel()
+        return state
+
+    assert asyncio.run(scenario()) == (True, False)
 
 
 def test_flush_forgets_channels_and_groups():
@@ -100,15 +119,15 @@ def test_a_group_message_crosses_redis_once_per_process_and_reaches_every_member
         got += [await asyncio.wait_for(two.receive(c), 2) for c in theirs]
         await asyncio.sleep(0.2)
         # Each member got it exactly once, the sender's own members included.
-        left = [two._layer().channels.get(c) for c in theirs]
-        left += [one._layer().channels.get(c) for c in mine]
+        left = [two._layer().channels[c].qsize() for c in theirs]
+        left += [one._layer().channels[c].qsize() for c in mine]
         await one.flush()
         await two.flush()
         return got, left
 
     got, left = asyncio.run(scenario())
     assert got == [{"type": "push", "html": "<p>hello</p>"}] * 5
-    assert left == [None] * 5
+    assert left == [0] * 5
 
 
 @needs_redis
@@ -143,6 +162,8 @@ def test_a_round_trip_through_a_fresh_channel_leaves_nothing_behind():
                 "n": n,
             }
         loop_layer = layer._layer()
+        loop_layer._swept_at = 0  # as a second later: the sweep drops what nobody waits on
+        loop_layer._clean_expired()
         state = (dict(loop_layer.channels), set(loop_layer.subscribed))
         await layer.flush()
         return state, prefix
