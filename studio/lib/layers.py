@@ -9,8 +9,9 @@ Why replaced: one caption to a conversation with 200 open pages cost 200 sweeps 
 and 200 copies of the HTML; most of the fan-out's time went there. `FanOutInMemoryChannelLayer`
 sweeps at most once a second, copies a group message once (each member gets its own shallow
 copy) and keeps a channel's queue while a socket receives from it (the sweep drops queues
-nobody waits on); what it delivers, to whom, with which capacity and expiry, is unchanged. (Batching of pushes, which lived here, is now the push
-path's, for every layer: studio/conversations/push.py.)
+nobody waits on); what it delivers, to whom, with which capacity and expiry, is unchanged.
+(Batching pushes, which lived here, is now the push path's, for every layer:
+studio/conversations/push.py.)
 
 Upstream, Redis: channels_redis's RedisChannelLayer stores a group's members in Redis and
 puts a copy of each group message in every member's Redis queue; each process then pops its
