@@ -38,9 +38,12 @@ staticfiles/staticfiles.json: $(STAMP) $(NODE_STAMP) $(STATIC_SOURCES)
 	DEBUG=false $(BIN)/python manage.py collectstatic --noinput --clear -v 0
 static: staticfiles/staticfiles.json
 
+# --ws-max-size: the largest websocket message the server reads at all (64 KiB; a relayed
+# in-room event is at most 4,096 characters, RELAY_MAX_CHARS); anything bigger is closed unread.
 # permessage-deflate off: at 200 sockets on a conversation it cost a third of the event loop's
 # time per message for bytes nobody is short of (bench/RESULTS.md, "Fan-out, third pass").
-SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --ws-per-message-deflate false
+WS_MAX_SIZE := 65536
+SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --ws-max-size $(WS_MAX_SIZE) --ws-per-message-deflate false
 
 # What staff start: production-like (DEBUG off, the studio's own error pages, a secret key
 # generated once and kept in the instance's data), on the sandbox unless a Tavus key is set.

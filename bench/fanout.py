@@ -272,8 +272,10 @@ def studio_run(args, m, deflate, servers, people, label) -> Run:
     relay = servers[0]
     targets = [(servers[i % len(servers)].port, path) for i in range(m)]
 
-    def headers(i, origin=relay.url):
+    def headers(i):
+        # Each page's Origin is the server it loaded from (the studio checks it exactly).
         cookie = launcher_cookie if i < 0 else cookies[i]
+        origin = servers[0].url if i < 0 else servers[i % len(servers)].url
         return {"Cookie": f"sessionid={cookie}", "Origin": origin}
 
     run = Run(label, m, args.events, deflate, args.rate)

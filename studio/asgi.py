@@ -6,15 +6,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 # Set Django up first: the consumers import models from the app registry.
 django.setup(set_prefix=False)
 
+from studio.lib.logs import redact_server_logs  # noqa: E402
+
+# uvicorn set up its loggers before importing this module; secrets leave its lines too.
+redact_server_logs()
+
 from studio.lib.handlers import OneHopASGIHandler  # noqa: E402
 
 django_asgi_app = OneHopASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from studio.connection import current  # noqa: E402
 from studio.conversations import jobs  # noqa: E402
+from studio.lib.origins import ExactOriginValidator  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -37,8 +43,8 @@ async def lifespan(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": ExactOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), public_url=current.public_url
         ),
         "lifespan": lifespan,
     }

@@ -80,10 +80,17 @@ if not DEBUG and ALLOWED_HOSTS == ["*"]:
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
 # --- Tavus ---------------------------------------------------------------------------------
-# No key: the studio talks to its own sandbox, mounted at /sandbox in this same server.
+# Set here, these win over what an admin saves on the Settings page; unset, the page decides.
+# The studio reads them through studio/connection/current.py, never directly: that follows the
+# Settings page while the server runs. No key at all: the studio talks to its own sandbox,
+# mounted at /sandbox in this same server.
 TAVUS_API_KEY = envstr("TAVUS_API_KEY")
+# The mode the process started in (code that has not moved to current.mode() yet reads it).
 TAVUS_MODE = "tavus" if TAVUS_API_KEY else "sandbox"
 STUDIO_PUBLIC_URL = envstr("STUDIO_PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+STUDIO_PUBLIC_URL_FROM_ENV = bool(envstr("STUDIO_PUBLIC_URL"))
+# Blank: Tavus's own address with a key, this server's sandbox without one.
+TAVUS_API_BASE = envstr("TAVUS_API_BASE").rstrip("/")
 # The sandbox's key is this install's own, derived from SECRET_KEY: never a well-known word that
 # would open the sandbox's API (and its conversations' callback secrets) to anyone.
 SANDBOX_API_KEY = (
@@ -91,16 +98,18 @@ SANDBOX_API_KEY = (
     or "sbx_"
     + hmac.new(SECRET_KEY.encode(), b"studio sandbox api key", hashlib.sha256).hexdigest()[:40]
 )
-# The sandbox posts webhooks only to these address prefixes; empty: this studio's own
-# STUDIO_PUBLIC_URL/hooks/ (no requests to other servers).
-SANDBOX_CALLBACK_PREFIXES: list[str] = []
+# How the sandbox learns, per request, whether the studio runs on it and the studio's public
+# address (the sandbox imports nothing of the studio; see studio/sandbox/host.py).
+SANDBOX_HOST = "studio.connection.current.for_sandbox"
+# The sandbox posts webhooks only to these address prefixes (comma-separated); empty: this
+# studio's own public address + /hooks/ (no requests to other servers). Another studio that
+# uses this one's sandbox as its "Tavus" is added here.
+SANDBOX_CALLBACK_PREFIXES: list[str] = [
+    p.strip() for p in envstr("SANDBOX_CALLBACK_PREFIXES").split(",") if p.strip()
+]
 # The sandbox downloads knowledge-base documents only from these prefixes; empty: this studio's
-# own upload links (STUDIO_PUBLIC_URL/knowledge/files/). A link elsewhere ends as "error".
+# own upload links (public address + /knowledge/files/). A link elsewhere ends as "error".
 SANDBOX_FETCH_PREFIXES: list[str] = []
-TAVUS_API_BASE = envstr(
-    "TAVUS_API_BASE",
-    "https://tavusapi.com" if TAVUS_API_KEY else f"http://127.0.0.1:{PORT}/sandbox",
-).rstrip("/")
 TAVUS_TIMEOUT = float(envstr("TAVUS_TIMEOUT", "10"))
 TAVUS_CONCURRENCY_LIMIT = envint("TAVUS_CONCURRENCY_LIMIT", None)
 SANDBOX_CONCURRENCY_LIMIT = envint("SANDBOX_CONCURRENCY_LIMIT", 3)
@@ -124,6 +133,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "studio.accounts",
+    "studio.connection",
     "studio.sandbox",
     "studio.library",
     "studio.knowledge",
@@ -146,6 +156,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "studio.library.csp.ThumbnailSources",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -277,13 +288,18 @@ if not DEBUG and STUDIO_PUBLIC_URL.startswith("https://"):
 
 # Only this site. The two pages that join a real Tavus room add exactly what daily-js loads
 # from Daily's hosts there (studio/daily.py: call_frame_csp, call_object_csp).
+# Only this site. Pages that need more extend this per response: the live and join pages add
+# exactly what daily-js loads (studio/daily.py); pages add the hosts of replica thumbnails
+# (studio/library/csp.py). Inline <style> only with the nonce (a <noscript> rule on the preset
+# editor); htmx's own indicator styles are turned off in base.html and live in studio.css.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
-    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
-    "img-src": [CSP.SELF, "data:", "blob:", "https:"],
-    "media-src": [CSP.SELF, "blob:", "https:"],
-    "connect-src": [CSP.SELF, "ws:", "wss:"],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "media-src": [CSP.SELF, "blob:"],
+    # 'self' covers this site's own ws:// and wss:// (CSP Level 3), so no other socket.
+    "connect-src": [CSP.SELF],
     "frame-src": [CSP.SELF],
     "frame-ancestors": [CSP.SELF],
     "object-src": [CSP.NONE],
@@ -321,9 +337,14 @@ SIGNIN_MAX_WAIT_SECONDS = envint("SIGNIN_MAX_WAIT_SECONDS", 900)
 WEBHOOK_MAX_BYTES = envint("WEBHOOK_MAX_BYTES", 1_000_000)
 # Webhook secrets stop working this long after a conversation ends (artifacts come late).
 WEBHOOK_GRACE_SECONDS = envint("WEBHOOK_GRACE_SECONDS", 6 * 3600)
-RELAY_MAX_BYTES = envint("RELAY_MAX_BYTES", 4096)
+# The largest in-room event a page relays: what Daily allows one app-message (4,096 characters
+# of its JSON, counted as daily-js counts them; studio/conversations/consumers.py).
+RELAY_MAX_CHARS = envint("RELAY_MAX_CHARS", 4096)
 # Per relaying socket; a room's streamed speech plus captions can pass 50 messages a second.
 RELAY_MAX_PER_SECOND = envint("RELAY_MAX_PER_SECOND", 100)
+# All the relaying sockets of one conversation together (per server process): two pages in the
+# room (the launcher's and the join page) relay the same events twice.
+RELAY_CONVERSATION_MAX_PER_SECOND = envint("RELAY_CONVERSATION_MAX_PER_SECOND", 200)
 
 # Django's own "django" logger goes through the redacting console handler too: in DEBUG it
 # otherwise keeps a console handler of its own that printed "Not Found: /hooks/tavus/<secret>/".

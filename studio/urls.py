@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("studio.accounts.urls")),
+    path("settings/", include("studio.connection.urls")),
     path("sandbox/", include("studio.sandbox.urls")),
     path("library/", include("studio.library.urls")),
     path("presets/", include("studio.presets.urls")),

@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-9"
+WS_MAX_SIZE = 65536
 
 
 def make_user(username, role=None, **extra):
@@ -65,8 +66,13 @@ class StudioServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # As `make run` serves it (WS_MAX_SIZE in the Makefile, the Dockerfile's CMD).
         config = uvicorn.Config(
-            application, lifespan="off", log_level="warning", ws="websockets-sansio"
+            application,
+            lifespan="off",
+            log_level="warning",
+            ws="websockets-sansio",
+            ws_max_size=WS_MAX_SIZE,
         )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
@@ -184,6 +190,17 @@ def _moved_clock(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_connection_settings():
+    # The Settings page's row is cached per process for a few seconds; rows do not outlive
+    # a test, so neither may the cache.
+    from studio.connection import current
+
+    current.forget()
+    yield
+    current.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_search_throttle():
     # The live index's per-process throttle is keyed by conversation pk, and pks repeat
     # between tests.
@@ -243,11 +260,45 @@ def login_as(studio_server, browser):
         context.close()
 
 
+def is_browser(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & {"page", "browser", "login_as"}) or bool(item.get_closest_marker("browser"))
+
+
 def pytest_collection_modifyitems(config, items):
     # Once Playwright has started its loop, later pytest-asyncio tests cannot run: browser
     # journeys go last.
-    def is_browser(item):
-        names = set(getattr(item, "fixturenames", ()))
-        return bool(names & {"page", "browser", "login_as"}) or item.get_closest_marker("browser")
-
     items.sort(key=lambda item: 1 if is_browser(item) else 0)
+
+
+# Every page of every browser journey reports Content-Security-Policy violations (in every
+# frame: the sandbox room page and daily-js's frames too); a journey with any fails.
+CSP_WATCH = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__studioCspViolation(
+    e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' on ' + location.pathname
+    + (e.sourceFile ? ' from ' + e.sourceFile + ':' + e.lineNumber : '')
+    + (e.sample ? ' (' + e.sample + ')' : ''));
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request, monkeypatch):
+    if not is_browser(request.node):
+        yield
+        return
+    from playwright.sync_api import Browser
+
+    violations: list[str] = []
+    new_context = Browser.new_context
+
+    def watched(self, *args, **kwargs):
+        context = new_context(self, *args, **kwargs)
+        context.expose_binding("__studioCspViolation", lambda source, text: violations.append(text))
+        context.add_init_script(CSP_WATCH)
+        return context
+
+    monkeypatch.setattr(Browser, "new_context", watched)
+    yield violations
+    assert not violations, f"Content-Security-Policy blocked: {sorted(set(violations))}"

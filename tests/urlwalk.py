@@ -6,7 +6,16 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 # Pages anyone may open without signing in, by URL name (namespaced) or path prefix.
 # knowledge:file is how Tavus reads an uploaded document: a short-lived token, no account.
-PUBLIC_NAMES = {"healthz", "login", "logout", "knowledge:file"}
+PUBLIC_NAMES = {
+    "healthz",
+    "favicon",
+    "login",
+    "logout",
+    "knowledge:file",
+    # The one-time link an admin gives a person to choose a password.
+    "users:set_password",
+    "users:password_set",
+}
 PUBLIC_PREFIXES = ("sandbox/", "hooks/", "join/", "static/", "media/", "admin/")
 
 _SAMPLES = {

@@ -17,6 +17,12 @@
   const pending = [];
   const relay = StudioRelay.create(conversationId, (text) => {
     if (socket) socket.send(text); else pending.push(text);  // the wrapper queues on reconnect
+  }, (participantId) => {
+    // Signed in: the beacon carries the CSRF token the page's htmx requests send.
+    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    StudioRelay.sendBeacon(root.dataset.leftUrl || "", {
+      participant_id: participantId, csrfmiddlewaretoken: headers["X-CSRFToken"] || "",
+    });
   });
   root.addEventListener("htmx:wsOpen", (event) => {
     socket = /** @type {CustomEvent} */ (event).detail.socketWrapper;
@@ -37,9 +43,10 @@
     relay.command(message, (envelope) => sendToRoom(envelope));
   });
 
-  // The page in the room says it is still open, so the reconciler can tell a closed tab.
+  // The page in the room says it is still open, so the reconciler can tell a closed tab; after
+  // a reconnect it says again who it is in the room. A watching page (observer) is not in it.
   if (mode !== "observer") {
-    root.addEventListener("htmx:wsOpen", () => relay.heartbeat());
+    root.addEventListener("htmx:wsOpen", () => { relay.heartbeat(); relay.rejoin(); });
     setInterval(() => { if (socket) relay.heartbeat(); }, 20000);
   }
 
@@ -53,7 +60,10 @@
       if (event.origin !== window.location.origin) return;
       if (event.source !== frame.contentWindow && event.source !== null) return;
       const data = event.data;
-      if (StudioRelay.isRoomEnvelope(data, conversationId)) {
+      if (data && data.message_type === "sandbox" && data.event_type === "joined-meeting") {
+        // The room page's own person (as daily-js's joined-meeting gives participants.local).
+        relay.presence("joined", { session_id: String(data.participant_id || ""), user_name: data.name }, true);
+      } else if (StudioRelay.isRoomEnvelope(data, conversationId)) {
         relay.event(data);
         if (data.event_type === "conversation.joined" && wantsRecording && !recordingAsked) {
           recordingAsked = true;
@@ -65,6 +75,8 @@
       }
     });
     sendToRoom = (envelope) => frame.contentWindow.postMessage(envelope, window.location.origin);
+    // The tab is closing: the room page in it goes too (it tells the sandbox; this tells us).
+    window.addEventListener("pagehide", () => { if (relay.self) relay.leave(); });
   }
 
   // --- real Tavus room: a daily-js call frame ------------------------------------------------
@@ -78,7 +90,8 @@
         iframeStyle: { width: "100%", height: "100%", border: "0" },
         showLeaveButton: true,
       });
-      StudioRelay.watchCall(call, relay, { reportPresence: true, record: wantsRecording });
+      // A staff page in the room reports everyone it sees, and the recording it starts.
+      StudioRelay.watchCall(call, relay, { reportOthers: true, record: wantsRecording, reportRecording: true });
       call.on("error", (event) => showRoomProblem(StudioRelay.fatalType(event)));
       /** @type {DailyCallOptions} */
       const options = { url: root.dataset.roomUrl };
@@ -136,6 +149,8 @@
   }
   tick();
   setInterval(tick, 1000);
+  // A status card swapped in over the socket starts blank: fill its timers at once.
+  document.body.addEventListener("htmx:oobAfterSwap", tick);
 
   // --- captions: follow new lines unless the reader has scrolled back ----------------------
   var stick = true;

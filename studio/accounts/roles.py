@@ -51,3 +51,39 @@ def role_required(minimum: str = OPERATOR):
         return wrapped
 
     return decorator
+
+
+# What each role may do, in the words the Users page uses.
+ROLE_WORDS = {
+    OPERATOR: "Launches and ends their own conversations, and manages presets.",
+    SUPERVISOR: "Also watches, steers and ends every conversation, sees all history and "
+    "looks after the documents.",
+    ADMIN: "Also manages personas, replicas, objectives, guardrails, tools, users and "
+    "settings.",
+}
+
+
+def set_role(user, role: str) -> None:
+    """Give `user` exactly this role (one group). Admins may also open Django's admin pages."""
+    from django.contrib.auth.models import Group
+
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    user.is_staff = role == ADMIN
+    if role != ADMIN:
+        user.is_superuser = False  # a superuser is an admin whatever its groups say
+    user.save(update_fields=["is_staff", "is_superuser"])
+    user.__dict__.pop("_studio_role", None)
+
+
+def active_admins():
+    """Users who can still sign in and manage the studio."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=ADMIN))
+        .distinct()
+    )

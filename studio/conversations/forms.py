@@ -4,12 +4,23 @@ import uuid
 from django import forms
 
 from studio.conversations.models import Event
+from studio.presets.models import Talker
 from studio.tavus.events import build_interaction
 from studio.tavus.languages import LANGUAGES
 
 
 class LaunchForm(forms.Form):
     """Per-launch overrides. Blank means "use the preset's"."""
+
+    talker = forms.ChoiceField(
+        label="Who will talk to the replica?",
+        choices=Talker.choices,
+        required=False,  # a form without it (an older page) takes the preset's answer
+        widget=forms.RadioSelect,
+        help_text="Someone else: send them the participant link. This page then watches "
+        "(status, captions and the replica's picture) without joining the video, so it takes "
+        "no place in the room. You can still join the video from it.",
+    )
 
     conversation_name = forms.CharField(
         label="Conversation name",
@@ -41,7 +52,10 @@ class LaunchForm(forms.Form):
 
     def __init__(self, *args, preset=None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("launch_key", secrets.token_urlsafe(24))
+        if preset is not None:
+            kwargs["initial"].setdefault("talker", preset.talker)
         super().__init__(*args, **kwargs)
+        self.preset = preset
         if preset is not None:
             # Show what the preset will use when a field is left blank.
             greeting = preset.custom_greeting or (
@@ -57,6 +71,9 @@ class LaunchForm(forms.Form):
             for name, hint in hints.items():
                 if hint:
                     self.fields[name].widget.attrs["placeholder"] = hint
+
+    def clean_talker(self) -> str:
+        return self.cleaned_data["talker"] or (self.preset.talker if self.preset else Talker.ME)
 
     def overrides(self) -> dict:
         data = self.cleaned_data

@@ -185,8 +185,15 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
         stored = conversation.record_event(
             source=Event.ROOM, event_type=kind, dedupe_key=event.dedupe_key, payload=event.raw
         )
-        if stored and conversation.apply_room_event(event):
-            return status_pushes(conversation)
+        if stored and kind in ("conversation.joined", "conversation.left") and event.role == "user":
+            # Tavus's own word on who came and went (the sandbox's room sends it; a real room's
+            # pages report people themselves). Only a staff page's relay gets here.
+            props = event.properties
+            who = props.get("participant_id")
+            joined = kind == "conversation.joined"
+            name = props.get("name") or ""
+            if isinstance(who, str) and conversation.note_presence(who, present=joined, name=name):
+                return status_pushes(conversation)
     return []
 
 

@@ -15,6 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studio.accounts.roles import is_supervisor
+from studio.connection import current
+from studio.lib.logs import redact
+from studio.presets.models import Talker
 
 # Tavus's shutdown reasons in the staff's words. Keys are the bare names; Tavus sometimes
 # appends " reached", which studio.tavus.parse.clean_shutdown_reason strips.
@@ -53,6 +56,13 @@ def end_reason_words(reason: str) -> str:
     return END_REASONS.get(reason, reason.replace("_", " ").capitalize())
 
 
+def without_secrets(payload: dict) -> dict:
+    """A webhook body as it is kept: Tavus echoes the callback URL, whose path is the secret."""
+    if not isinstance(payload.get("webhook_url"), str):
+        return payload
+    return {**payload, "webhook_url": redact(payload["webhook_url"])}
+
+
 def hash_secret(secret: str) -> str:
     # Only the hash is stored and looked up: a timing difference in the index lookup says
     # nothing about the secret itself.
@@ -64,8 +74,11 @@ class ConversationQuerySet(models.QuerySet):
         return self.filter(status__in=Conversation.LIVE_STATUSES)
 
     def holding_slots(self):
-        """Conversations that occupy one of the plan's concurrent slots at Tavus."""
-        return self.live().filter(test_mode=False)
+        """Conversations that occupy one of the plan's concurrent slots at Tavus. One that
+        Tavus was told to end has freed its slot (tavus-api.md §2.7) while its shutdown
+        webhook is on the way."""
+        ended_at_tavus = models.Q(end_requested_at__isnull=False, tavus_id__isnull=False)
+        return self.live().filter(test_mode=False).exclude(ended_at_tavus)
 
     def visible_to(self, user):
         return self if is_supervisor(user) else self.filter(launched_by=user)
@@ -132,6 +145,14 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     replica_joined_at = models.DateTimeField(null=True, blank=True)
     person_joined_at = models.DateTimeField(null=True, blank=True)
+    # Who talks to the replica (asked at launch): the launcher's live page joins the video room
+    # only when it is the launcher; otherwise it watches from outside and takes no seat.
+    talker = models.CharField(max_length=4, choices=Talker.choices, default=Talker.ME)
+    # The people in the room as the studio's pages saw them: {Daily session id: {"name", "via"}}
+    # ("via": "join" for the join page's own person, "staff" for what a staff page in the room
+    # saw). One entry per participant, so a repeated report never counts anyone twice;
+    # people_in_room is its size, kept for the pages and the reconciler.
+    room_people = models.JSONField(default=dict, blank=True)
     people_in_room = models.PositiveSmallIntegerField(default=0)
     # When a staff page last showed it was open (relay socket): the reconciler ends
     # conversations whose page is gone and whose room is empty.
@@ -179,7 +200,9 @@ class Conversation(models.Model):
     # --- creation ---------------------------------------------------------------------
 
     @classmethod
-    def start(cls, *, preset, user, effective, launch_key=None) -> tuple["Conversation", str]:
+    def start(
+        cls, *, preset, user, effective, launch_key=None, talker=Talker.ME
+    ) -> tuple["Conversation", str]:
         """Write the row before Tavus is called. Returns it with its webhook secret."""
         secret = secrets.token_urlsafe(32)
         face = effective.face
@@ -198,6 +221,7 @@ class Conversation(models.Model):
             perception_model=preset.persona.perception_model or "",
             test_mode=bool(effective.body.get("test_mode")),
             launch_key=launch_key,
+            talker=talker,
             join_token=secrets.token_urlsafe(24),
             webhook_secret_hash=hash_secret(secret),
         )
@@ -300,7 +324,7 @@ class Conversation(models.Model):
         """The studio's participant page (/join/<token>/): no sign-in, valid until the end."""
         if not self.join_token:
             return ""
-        return settings.STUDIO_PUBLIC_URL + reverse("join:page", args=[self.join_token])
+        return current.public_url() + reverse("join:page", args=[self.join_token])
 
     def can_view(self, user) -> bool:
         return is_supervisor(user) or self.launched_by_id == user.pk
@@ -317,6 +341,12 @@ class Conversation(models.Model):
     def join_page_connected(self) -> bool:
         seen = self.join_page_seen_at
         return bool(seen and timezone.now() - seen < timedelta(seconds=60))
+
+    @property
+    def nobody_in_room(self) -> bool:
+        """No person and no studio page in the room, as far as the studio knows: a slot
+        holder worth ending (a closed tab leaves exactly this)."""
+        return not (self.people_in_room or self.host_connected or self.join_page_connected)
 
     def expected_artifacts(self) -> list[str]:
         """What Tavus should still send after the end, by the launch settings."""
@@ -337,6 +367,15 @@ class Conversation(models.Model):
             setattr(self, name, value)
         type(self).objects.filter(pk=self.pk).update(**fields)
 
+    def _set_if(self, condition: models.Q, **fields) -> bool:
+        """Write these fields only if the row still meets `condition` (one UPDATE, so two
+        processes racing cannot both do it); True when it did."""
+        if not type(self).objects.filter(condition, pk=self.pk).update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
     def mark_launched(self, tavus):
         status = self.ENDED if tavus.status == "ended" else self.ACTIVE
         fields = {
@@ -353,24 +392,31 @@ class Conversation(models.Model):
                 fields.update(ended_at=now, end_received_at=now, end_reason="test_mode")
         self._set(**fields)
 
-    def mark_failed(self, reason: str):
-        now = timezone.now()
-        self._set(status=self.FAILED, failure_reason=reason, ended_at=now, end_received_at=now)
+    def _advance(self, before: tuple[str, ...], **fields) -> bool:
+        """Write `fields` only while the status is one of `before`, in one conditional UPDATE:
+        the launch view, the reconciler and webhooks race, and whoever gets there first wins
+        (the state only moves forward). Returns whether this call moved it."""
+        moved = self._set_if(models.Q(status__in=before), **fields)
+        self.refresh_from_db()
+        return moved
 
-    def mark_unknown(self, reason: str):
-        self._set(status=self.UNKNOWN, failure_reason=reason)
+    def mark_failed(self, reason: str) -> bool:
+        now = timezone.now()
+        return self._advance(
+            (self.LAUNCHING, self.UNKNOWN),
+            status=self.FAILED,
+            failure_reason=reason,
+            ended_at=now,
+            end_received_at=now,
+        )
+
+    def mark_unknown(self, reason: str) -> bool:
+        """The launch call timed out. Only from "launching": a reconciler that already found
+        the conversation at Tavus (or a webhook that moved it on) is not stepped back."""
+        return self._advance((self.LAUNCHING,), status=self.UNKNOWN, failure_reason=reason)
 
     def mark_end_requested(self, user):
         self._set(end_requested_at=timezone.now(), end_requested_by=user)
-
-    def _set_if(self, condition: models.Q, **fields) -> bool:
-        """Write these fields only if the row still meets `condition` (one UPDATE, so two
-        processes racing cannot both do it); True when it did."""
-        if not type(self).objects.filter(condition, pk=self.pk).update(**fields):
-            return False
-        for name, value in fields.items():
-            setattr(self, name, value)
-        return True
 
     def mark_ended(self, reason: str, when=None):
         """End it once, whoever says so first (a webhook, the reconciler, another process)."""
@@ -424,7 +470,7 @@ class Conversation(models.Model):
                     source=Event.WEBHOOK,
                     event_type=event.event_type,
                     dedupe_key=dedupe_key,
-                    payload=event.raw,
+                    payload=without_secrets(event.raw),
                     occurred_at=event.timestamp or timezone.now(),
                 )
                 return self.apply_webhook(event)
@@ -440,13 +486,14 @@ class Conversation(models.Model):
         if event.event_type == "system.replica_joined":
             # A late join never reopens an ended conversation; it moves a launch on.
             live = models.Q(status__in=self.LIVE_STATUSES, replica_joined_at=None)
+            starting = (self.LAUNCHING, self.UNKNOWN)
             status = models.Case(
-                models.When(status=self.LAUNCHING, then=models.Value(self.ACTIVE)),
+                models.When(status__in=starting, then=models.Value(self.ACTIVE)),
                 default=models.F("status"),
             )
             was = self.status
             if self._set_if(live, replica_joined_at=when, status=status):
-                self.status = self.ACTIVE if was == self.LAUNCHING else was
+                self.status = self.ACTIVE if was in starting else was
                 changed.add("status")
         elif event.event_type == "system.shutdown":
             if self.mark_ended(event.shutdown_reason or "ended", when):
@@ -466,23 +513,39 @@ class Conversation(models.Model):
                 changed.add("artifacts")
         return changed
 
-    def apply_room_event(self, event) -> set[str]:
-        """Advance the state from a relayed in-room event (presence, recording)."""
-        changed = set()
-        if not self.is_live:
-            return changed
-        if event.event_type == "conversation.joined" and event.role == "user":
-            self.refresh_from_db(fields=["people_in_room", "person_joined_at"])
-            fields = {"people_in_room": self.people_in_room + 1}
-            if not self.person_joined_at:
-                fields["person_joined_at"] = timezone.now()
-            self._set(**fields)
-            changed.add("status")
-        elif event.event_type == "conversation.left" and event.role == "user":
-            self.refresh_from_db(fields=["people_in_room"])
-            self._set(people_in_room=max(0, self.people_in_room - 1))
-            changed.add("status")
-        return changed
+    def note_presence(
+        self, participant_id: str, *, present: bool, name="", via="staff", only_via=None
+    ) -> bool:
+        """Someone joined or left the room, as a studio page in it saw it (`via`: "staff" for a
+        staff page, "join" for the join page's own person). Counted once per participant, so a
+        repeated report changes nothing; a departure with `only_via` removes only an entry that
+        source made. Returns whether anything changed."""
+        if not participant_id:
+            return False
+        with transaction.atomic():
+            # Locked (PostgreSQL) or under SQLite's single writer (BEGIN IMMEDIATE): two pages
+            # reporting at once never lose each other's entries.
+            row = type(self).objects.select_for_update().get(pk=self.pk)
+            people = dict(row.room_people or {})
+            entry = people.get(participant_id)
+            if present:
+                if not row.is_live or (entry and entry.get("via") == via):
+                    return False
+                people[participant_id] = {"name": str(name)[:60], "via": via}
+            elif entry is None or (only_via and entry.get("via") != only_via):
+                return False
+            else:
+                del people[participant_id]
+            self._save_people(row, people)
+        return True
+
+    def _save_people(self, row, people: dict) -> None:
+        fields = {"room_people": people, "people_in_room": len(people)}
+        if people and not row.person_joined_at:
+            fields["person_joined_at"] = timezone.now()
+        type(self).objects.filter(pk=self.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
 
 
 class Event(models.Model):

@@ -5,13 +5,15 @@ Every live update is HTML rendered once and fanned out through the channel layer
 - `conversation-<pk>`: the staff live pages of one conversation;
 - `conversation-<pk>-hosts`: the pages inside its room (live pages that joined, the join
   page), which carry steering commands into the room;
+- `conversation-<pk>-join`: the join page's relay socket, one per join link (a new one tells
+  the old to close with a `replaced` message);
 - `monitor`: the supervisors' walls (every tile); `monitor-user-<id>`: an operator's wall
   (their own tiles); `monitor-board`: every wall's slot board.
 
-Two message types: `push` (HTML fragments the htmx ws extension swaps in by id) and `command`
-(a steering command for the room). Code that works out a change returns `Pushes`, a list of
-(group, HTML) pairs, and whoever called it sends them: sync code with `send()`, consumers with
-`await send_async()` from the event loop.
+Three message types: `push` (HTML fragments the htmx ws extension swaps in by id), `command` (a
+steering command for the room) and `replaced` (above). Code that works out a change returns
+`Pushes`, a list of (group, HTML) pairs, and whoever called it sends them: sync code with
+`send()`, consumers with `await send_async()` from the event loop.
 
 Batching, whatever the channel layer. Pushes go into this event loop's outbox and out on its
 next turn, one `push` message per group carrying every fragment that group was given since, in
@@ -57,6 +59,10 @@ def hosts_group(pk: int) -> str:
     return f"conversation-{pk}-hosts"
 
 
+def join_group(pk: int) -> str:
+    return f"conversation-{pk}-join"
+
+
 def monitor_user_group(user_id) -> str:
     return f"monitor-user-{user_id}"
 
@@ -67,6 +73,11 @@ def push_message(html: str) -> dict:
 
 def command_message(event_id: int, envelope: dict) -> dict:
     return {"type": "command", "id": event_id, "envelope": envelope}
+
+
+def replaced_message(channel_name: str) -> dict:
+    """A new join socket for the same link: every other one closes."""
+    return {"type": "replaced", "by": channel_name}
 
 
 def _by_group(pushes: Pushes) -> dict[str, list[str]]:

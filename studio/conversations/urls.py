@@ -11,6 +11,7 @@ urlpatterns = [
     path("live/", views.live_list, name="live"),
     path("conversations/<int:pk>/", views.conversation_page, name="page"),
     path("conversations/<int:pk>/end/", views.end_conversation, name="end"),
+    path("conversations/<int:pk>/left/", views.page_left, name="left"),
     path("conversations/<int:pk>/steer/", views.steer, name="steer"),
     path("hooks/tavus/<str:secret>/", views.tavus_webhook, name="webhook"),
 ]

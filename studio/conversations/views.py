@@ -1,4 +1,3 @@
-import json
 import logging
 
 from django.conf import settings
@@ -8,17 +7,19 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
+from studio.connection import current
 from studio.conversations import live, push
 from studio.conversations.forms import LaunchForm, SteerForm
 from studio.conversations.models import Conversation, Event
 from studio.presets.demo import ensure_demo_presets
-from studio.presets.models import Preset
+from studio.presets.models import Preset, Talker
 from studio.tavus import client
 from studio.tavus.events import EventError, parse_webhook
 
@@ -37,7 +38,7 @@ def _get_conversation_for_user(request, pk) -> Conversation:
 
 def _slots_full():
     """The conversations holding every slot, or None when a launch may go ahead."""
-    limit = settings.TAVUS_CONCURRENCY_LIMIT
+    limit = current.concurrency_limit()
     if limit is None:
         return None
     holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
@@ -53,7 +54,7 @@ def _slots_page(request, preset, holders, tavus_message=""):
             "preset": preset,
             "holders": holders,
             "tavus_message": tavus_message,
-            "limit": settings.TAVUS_CONCURRENCY_LIMIT,
+            "limit": current.concurrency_limit(),
         },
         status=409,
     )
@@ -123,14 +124,18 @@ def _launch(request, preset, form):
         )
     try:
         conversation, secret = Conversation.start(
-            preset=preset, user=request.user, effective=effective, launch_key=key
+            preset=preset,
+            user=request.user,
+            effective=effective,
+            launch_key=key,
+            talker=form.cleaned_data["talker"],
         )
     except IntegrityError:  # the twin request won the race on launch_key
         return redirect("conversations:page", pk=Conversation.objects.get(launch_key=key).pk)
     body = {
         **effective.body,
         "conversation_name": conversation.tavus_name(),
-        "callback_url": settings.STUDIO_PUBLIC_URL
+        "callback_url": current.public_url()
         + reverse("conversations:webhook", args=[secret]),
     }
     try:
@@ -146,12 +151,12 @@ def _launch(request, preset, form):
     except client.TavusUnavailable as exc:
         # The request may have reached Tavus: never guess, never retry (a retry could start a
         # second billed conversation). The reconciler finds out.
-        conversation.mark_unknown(exc.message)
-        messages.warning(
-            request,
-            "Tavus did not answer in time. The studio is checking "
-            "whether the conversation started; this page will update.",
-        )
+        if conversation.mark_unknown(exc.message):  # else the reconciler found it already
+            messages.warning(
+                request,
+                "Tavus did not answer in time. The studio is checking "
+                "whether the conversation started; this page will update.",
+            )
         return redirect("conversations:page", pk=conversation.pk)
     except client.TavusError as exc:
         conversation.mark_failed(exc.message)
@@ -193,9 +198,13 @@ def live_list(request: HttpRequest) -> HttpResponse:
 def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     is_launcher = conversation.launched_by_id == request.user.pk
-    # Only the launcher's page joins the room unless a supervisor chooses to join.
-    joins_room = conversation.is_live and (is_launcher or request.GET.get("join") == "1")
-    sandbox_room = settings.TAVUS_MODE == "sandbox"
+    # The page joins the video room only for the person who talks to the replica: the
+    # launcher when they said "me", or anyone who chooses "Join the video". A page in the room
+    # takes a place and counts as someone there, so a watching page stays out (README, "Talk
+    # or watch").
+    talks = is_launcher and conversation.talker == Talker.ME
+    joins_room = conversation.is_live and (talks or request.GET.get("join") == "1")
+    sandbox_room = current.mode() == "sandbox"
     response = render(
         request,
         "conversations/live.html",
@@ -215,6 +224,18 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         # The page joins the real room with a daily-js call frame: allow what that loads.
         response._csp_config = daily.call_frame_csp(conversation.conversation_url)
     return response
+
+
+@role_required()
+@require_POST
+def page_left(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live page left the room (its beacon on pagehide, when its socket may not get the
+    word out): the person it was is no longer there."""
+    conversation = _get_conversation_for_user(request, pk)
+    participant = request.POST.get("participant_id", "")[:100]
+    if conversation.note_presence(participant, present=False):
+        live.publish_status(conversation)
+    return HttpResponse(status=204)
 
 
 @role_required()
@@ -252,6 +273,9 @@ def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
             "conversations/live.html#status",
             {"conversation": conversation, "timeline": live.timeline(conversation)},
         )
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        return redirect(back)  # the slots page: back to the launch that was waiting
     return redirect("conversations:page", pk=conversation.pk)
 
 
@@ -295,14 +319,16 @@ def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     conversation = Conversation.for_webhook_secret(secret)
     if conversation is None:
         return JsonResponse({"error": "unknown callback"}, status=404)
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": "body too large"}, status=413)
     if request.content_type != "application/json":
         return JsonResponse({"error": "expected application/json"}, status=415)
+    # The limit counts the bytes that arrive, not what Content-Length claims: a chunked body
+    # has no length, and one that lies must not get more in.
+    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
     try:
-        event = parse_webhook(json.loads(request.body))
-    except (ValueError, EventError) as exc:
+        event = parse_webhook(body)
+    except EventError as exc:
         return JsonResponse({"error": f"bad webhook: {exc}"}, status=400)
     if conversation.tavus_id and event.conversation_id != conversation.tavus_id:
         return JsonResponse({"error": "conversation_id does not match"}, status=400)

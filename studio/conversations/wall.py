@@ -15,6 +15,7 @@ from django.db.models import Count, Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from studio.connection import current
 from studio.conversations import push
 from studio.conversations.models import (
     Conversation,
@@ -107,7 +108,7 @@ def board(now=None) -> dict:
     for reason, n in recent:
         reasons[end_reason_words(reason)] += n
     return {
-        "limit": settings.TAVUS_CONCURRENCY_LIMIT,
+        "limit": current.concurrency_limit(),
         "holders": holders,
         "billed_minutes": int(billed // 60),
         "today": Conversation.objects.filter(created_at__gte=midnight).count(),

@@ -1,23 +1,27 @@
 """The join page's socket: ws/join/<token>/, authorised by the join token alone.
 
-It relays exactly as a staff page in the room does (RoomRelayConsumer: same validation against
-the conversation's tavus_id, size and rate limits, storage and fan-out to the live pages and the
-monitor) and carries supervisors' steering commands into the room. It never receives the staff
-pages' HTML: the person in the call sees nothing of the studio's timeline or its staff.
+It relays as a staff page in the room does (RoomRelayConsumer: same validation against the
+conversation's tavus_id, size and rate limits, storage and fan-out to the live pages and the
+monitor) and carries supervisors' steering commands into the room, but anyone holding the link
+can open it, so it may report only what the person's own browser can know (the table in
+studio/conversations/consumers.py): what the replica said, and its own person joining and
+leaving; never other people, the recording, or a command it was not sent. One socket per link:
+a new one replaces the old (group `conversation-<pk>-join`), so one link is one person and one
+share of the conversation's relay budget. It never receives the staff pages' HTML: the person
+in the call sees nothing of the studio's timeline or its staff.
 """
 
 import json
 
 from channels.db import database_sync_to_async
-from django.db.models import Q
 from django.utils import timezone
 
-from studio.conversations import live
+from studio.conversations import live, push
 from studio.conversations.consumers import ConversationOver, RoomRelayConsumer
 from studio.conversations.models import Conversation
 from studio.conversations.push import Pushes
 
-UNKNOWN, ENDED = 4404, 4410  # close codes the page understands
+UNKNOWN, ENDED, REPLACED = 4404, 4410, 4409  # close codes the page understands
 
 
 @database_sync_to_async
@@ -40,17 +44,12 @@ def _join_page_seen(pk: int) -> bool:
     return True
 
 
-@database_sync_to_async
-def _join_page_gone(pk: int) -> None:
-    gone = Conversation.objects.filter(pk=pk).filter(~Q(join_page_seen_at=None))
-    if gone.update(join_page_seen_at=None):
-        conversation = Conversation.objects.get(pk=pk)
-        if conversation.is_live:
-            live.publish_status(conversation)
-
-
 class JoinConsumer(RoomRelayConsumer):
     require_live = True
+    reports_others = False
+    reports_recording = False
+    via = "join"
+    who = "join page"
 
     async def connect(self):
         conversation = await _conversation_for(self.scope["url_route"]["kwargs"]["token"])
@@ -63,13 +62,23 @@ class JoinConsumer(RoomRelayConsumer):
         # Not in group conversation-<pk>: that carries the staff pages' HTML. It joins the
         # hosts' group with its first heartbeat, like any page in the room.
         self.start_relay(conversation.pk)
+        # One socket per link, across server processes: the others close.
+        group = push.join_group(conversation.pk)
+        await self.channel_layer.group_send(group, push.replaced_message(self.channel_name))
+        await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
+    async def replaced(self, event):
+        """A `replaced` message: the same link opened a newer socket; this one stops."""
+        if event["by"] != self.channel_name:
+            self.can_relay = False
+            await self.leave_room()  # now, not when the page gets round to closing
+            await self.close(code=REPLACED)
+
     async def disconnect(self, code):
-        was_host = getattr(self, "is_host", False)
+        if hasattr(self, "pk"):
+            await self.channel_layer.group_discard(push.join_group(self.pk), self.channel_name)
         await super().disconnect(code)
-        if was_host:
-            await _join_page_gone(self.pk)
 
     async def heartbeat(self, first: bool) -> None:
         await super().heartbeat(first)

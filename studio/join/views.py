@@ -8,14 +8,16 @@ studio over ws/join/<token>/ (consumers.py).
 
 import hashlib
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from studio import daily
+from studio.connection import current
+from studio.conversations import live
 from studio.conversations.models import Conversation
 from studio.presets.models import Preset
 from studio.presets.views import serve_background
@@ -63,12 +65,13 @@ def _config(conversation: Conversation) -> dict:
     token = conversation.join_token
     kind, image_url = background_for(conversation)
     return {
-        "mode": "sandbox" if settings.TAVUS_MODE == "sandbox" else "daily",
+        "mode": "sandbox" if current.mode() == "sandbox" else "daily",
         "roomUrl": conversation.conversation_url,
         "roomToken": conversation.meeting_token or "",
         "conversationId": conversation.tavus_id or "",
         "socketPath": f"/ws/join/{token}/",
         "stateUrl": reverse("join:state", args=[token]),
+        "leftUrl": reverse("join:left", args=[token]),
         "background": kind,
         "backgroundUrl": image_url,
         "captions": bool(conversation.properties.get("enable_closed_captions")),
@@ -121,3 +124,22 @@ def join_background(request: HttpRequest, token: str) -> HttpResponse:
     if kind != Preset.Background.IMAGE:
         return _not_found(request)
     return serve_background(conversation.preset)
+
+
+@csrf_exempt  # no cookie is involved: the token in the address is the whole credential
+@login_not_required
+@require_POST
+def join_left(request: HttpRequest, token: str) -> HttpResponse:
+    """The join page's beacon on pagehide: its person left the room. Like its socket, it can
+    only take its own person out (one the join page reported), never anyone else."""
+    conversation = Conversation.for_join_token(token)
+    if conversation is None:
+        return JsonResponse({"error": "unknown link"}, status=404)
+    participant = request.POST.get("participant_id", "")[:100]
+    gone = conversation.note_presence(participant, present=False, only_via="join")
+    seen = Conversation.objects.filter(pk=conversation.pk).exclude(join_page_seen_at=None)
+    if seen.update(join_page_seen_at=None) or gone:
+        conversation.refresh_from_db()
+        if conversation.is_live:
+            live.publish_status(conversation)
+    return HttpResponse(status=204)

@@ -2,8 +2,8 @@
 
 Tavus takes a document only by URL (`document_url`). A file uploaded here is kept in private
 storage (never under MEDIA_URL) and handed to Tavus as a short-lived link with an unguessable
-token on STUDIO_PUBLIC_URL; the file is deleted as soon as Tavus reports the document ready or
-failed, or when the document is deleted.
+token on the studio's public address; the file is deleted as soon as Tavus reports the document
+ready or failed, or when the document is deleted.
 """
 
 import hashlib
@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from studio.connection import current
 from studio.tavus import knowledge as tavus_kb
 
 # Tavus's formats for document_url, and what each is served as (the reader goes by the type).
@@ -61,7 +62,7 @@ def _digest(token: str) -> str:
 
 def public_url(path: str) -> str:
     """An address Tavus can reach: the studio's public URL, not whatever host the request used."""
-    return settings.STUDIO_PUBLIC_URL + path
+    return current.public_url() + path
 
 
 class DocumentQuerySet(models.QuerySet):

@@ -1,8 +1,8 @@
 """First run: demo presets, so a newcomer to the sandbox can launch within a minute."""
 
-from django.conf import settings
 from django.db import transaction
 
+from studio.connection import current
 from studio.library.models import Persona, Replica, sync_library
 from studio.presets.models import Milestone, Preset
 from studio.tavus.client import TavusError
@@ -41,7 +41,7 @@ def ensure_demo_presets() -> list[Preset]:
     Runs once: never again after any preset exists or the demo presets were made (even if
     they were deleted since). Returns the presets it made, usually none.
     """
-    if settings.TAVUS_MODE != "sandbox":
+    if current.mode() != "sandbox":
         return []
     if Milestone.objects.filter(name=Milestone.DEMO_PRESETS).exists():
         return []

@@ -19,6 +19,9 @@ OVERRIDABLE = ("custom_greeting", "conversational_context", "language", "convers
 S3_FIELDS = ("recording_s3_bucket_name", "recording_s3_bucket_region", "aws_assume_role_arn")
 # Tavus's own default, and the point past which an unopened link costs real money.
 LONG_ABSENT_TIMEOUT = 300
+# Less than this and the person can hardly open the link before the call ends (seconds typed
+# where minutes were meant, usually).
+SHORT_ABSENT_TIMEOUT = 60
 # A face not checked against Tavus for this long may have changed or gone.
 STALE_AFTER = timedelta(days=7)
 
@@ -228,10 +231,12 @@ def _summary(preset, face, greeting, dynamic, context, language, seconds) -> lis
         lines.append(f"Adds {words} word{'s' if words != 1 else ''} of context for this call")
     if preset.audio_only:
         lines.append("Voice only: the replica's video is not shown")
+    elif preset.background == preset.Background.GREEN:
+        lines.append("Green screen behind the replica, ready to key out")
+    elif preset.background == preset.Background.IMAGE:
+        lines.append("Your picture behind the replica on the participant's page")
     if preset.enable_closed_captions:
         lines.append("Shows live captions")
-    if preset.apply_greenscreen:
-        lines.append("Green background behind the replica, ready to key out")
     if preset.enable_recording:
         if preset.recording_s3_bucket_name:
             region = preset.recording_s3_bucket_region or "region not set"
@@ -282,7 +287,18 @@ def _warnings(preset, face, seconds, s3_fields_set) -> tuple[list[str], list[str
             "Recording is on but the S3 bucket, region and role are not all set, "
             "so Tavus has nowhere to save it."
         )
+    if preset.audio_only and preset.background != preset.Background.NONE:
+        warnings.append(
+            "Voice only, yet a background is chosen: nobody sees the replica, so nothing "
+            "appears behind it."
+        )
     if not preset.test_mode:
+        if 0 < preset.participant_absent_timeout < SHORT_ABSENT_TIMEOUT:
+            warnings.append(
+                f"Ends {describe_seconds(preset.participant_absent_timeout)} after launch if "
+                "nobody joins: hardly time to open the link. Did you mean minutes? "
+                "Tavus's usual wait is 5 minutes (300 seconds)."
+            )
         if preset.participant_left_timeout == 0:
             warnings.append(
                 "No participant-left timeout: the call keeps running and billing after "

@@ -1,7 +1,12 @@
 """The preset editor. Every rule lives here (and in validators.py), never only in the browser."""
 
+import uuid
+from pathlib import PurePath
+
 from django import forms
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 
 from studio.knowledge.forms import TagsField
@@ -18,6 +23,24 @@ from studio.presets.validators import (
     validate_s3_bucket_name,
 )
 from studio.tavus.languages import LANGUAGES, is_supported
+
+# A picture that passed its checks on a save that failed for another reason is kept here, and
+# the form carries a signed reference to it, so the next try does not need the file again.
+KEPT_FOLDER = "backgrounds/kept"
+KEPT_SALT = "studio.presets.kept-background"
+KEPT_SECONDS = 24 * 3600
+
+
+def kept_picture(token: str) -> str | None:
+    """The stored name a `background_kept` token stands for, if it is ours, recent and there."""
+    try:
+        name = signing.loads(token, salt=KEPT_SALT, max_age=KEPT_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not isinstance(name, str) or not name.startswith(KEPT_FOLDER + "/"):
+        return None
+    return name if default_storage.exists(name) else None
+
 
 _LABEL_TO_VALUE = {label.lower(): value for value, label in LANGUAGES}
 _VALUE_TO_LABEL = dict(LANGUAGES)
@@ -182,13 +205,14 @@ class PresetForm(forms.ModelForm):
         ),
     )
     background = forms.ChoiceField(
-        label="Behind the replica, on the participant's page",
+        label="Behind the replica",
         choices=Preset.Background.choices,
         initial=Preset.Background.NONE,
         required=False,  # a form without it (older pages, scripts) keeps the plain video
         widget=forms.RadioSelect,
-        help_text="What people joining with the studio's participant link see behind the "
-        "replica. The green screen and your picture need “Green background” on.",
+        help_text="A green screen replaces the replica's background with plain green. Your "
+        "picture is shown instead of that green to people who join with the studio's "
+        "participant link.",
     )
     background_image = forms.ImageField(
         label="Background picture",
@@ -256,11 +280,11 @@ class PresetForm(forms.ModelForm):
             "participant_absent_timeout",
             "participant_left_timeout",
             "require_auth",
+            "talker",
             "limit_participants",
             "max_participants",
             "audio_only",
             "enable_closed_captions",
-            "apply_greenscreen",
             "background",
             "background_image",
             "enable_recording",
@@ -279,9 +303,9 @@ class PresetForm(forms.ModelForm):
             "conversational_context": "Context for these conversations",
             "conversation_name": "Conversation name",
             "require_auth": "Private room",
+            "talker": "Who talks to the replica, unless the launcher says otherwise",
             "audio_only": "Voice only (no video of the replica)",
             "enable_closed_captions": "Live captions",
-            "apply_greenscreen": "Green background",
             "enable_recording": "Allow recording to your S3 bucket",
             "test_mode": "Dry run",
             "pinned": "Pin to the top of the preset list",
@@ -295,15 +319,16 @@ class PresetForm(forms.ModelForm):
             "join.",
             "audio_only": "People hear the replica but don't see it.",
             "enable_closed_captions": "Shows what is said as text during the call.",
-            "apply_greenscreen": "Replaces the replica's background with green so video tools "
-            "can key it out.",
             "enable_recording": "Tavus saves recordings into your own AWS S3 bucket. Recording "
             "is started from within the call.",
-            "test_mode": "Dry run: no replica joins, nothing billed. For checking settings and "
-            "links.",
+            "test_mode": "Tavus checks the settings and starts nothing: no replica joins, there "
+            "is no room to open and nothing is billed.",
+            "talker": "Someone else: the launcher's page watches without joining the video, so "
+            "it takes no place in the room.",
         }
         widgets = {
             "conversational_context": forms.Textarea(attrs={"rows": 3}),
+            "talker": forms.RadioSelect,
         }
 
     def __init__(self, *args, validate_url: str = "", **kwargs):
@@ -324,6 +349,9 @@ class PresetForm(forms.ModelForm):
         self.fields["documents"].queryset = documents.distinct().order_by("vanished", "name")
         if not self.is_bound:
             self.initial.setdefault("limit_participants", instance.max_participants is not None)
+        # A form posted without it (an older page, a script) keeps the preset's answer.
+        self.fields["talker"].required = False
+        self.fields["talker"].hide_optional = True
         # Needed once their box is ticked, so not labelled "(optional)".
         for section in ("recording", "participants"):
             for name in SECTIONS[section][1]:
@@ -367,6 +395,8 @@ class PresetForm(forms.ModelForm):
         # Many-to-many choices reach the instance only on save; the preview needs them now.
         if "documents" in self.cleaned_data:
             self.instance.chosen_documents = list(self.cleaned_data["documents"])
+        # Green and a picture both need Tavus's green; the choice is the one place to say so.
+        self.instance.apply_greenscreen = self.instance.background != Preset.Background.NONE
 
     def clean_background(self) -> str:
         return self.cleaned_data.get("background") or Preset.Background.NONE
@@ -376,7 +406,28 @@ class PresetForm(forms.ModelForm):
         if isinstance(image, UploadedFile):  # a new upload, not the one already stored
             extension = validate_background_image(image)
             image.name = f"background.{extension}"  # stored under the type it really is
-        return image
+            return image
+        kept = kept_picture(self.data.get("background_kept", ""))
+        return kept or image
+
+    @property
+    def kept_background(self) -> str:
+        """The signed reference the page carries for a picture kept by `keep_background`."""
+        return getattr(self, "_kept_token", "") or (
+            self.data.get("background_kept", "")
+            if kept_picture(self.data.get("background_kept", ""))
+            else ""
+        )
+
+    def keep_background(self) -> None:
+        """The form did not save: store a new picture that passed its checks anyway, so the
+        person does not have to choose the file again (a browser empties a file field on
+        every page)."""
+        image = (self.cleaned_data or {}).get("background_image")
+        if isinstance(image, UploadedFile):
+            name = f"{KEPT_FOLDER}/{uuid.uuid4().hex}{PurePath(image.name).suffix.lower()}"
+            name = default_storage.save(name, image)
+            self._kept_token = signing.dumps(name, salt=KEPT_SALT)
 
     def clean_replica(self) -> Replica | None:
         replica = self.cleaned_data.get("replica")
@@ -439,14 +490,13 @@ class PresetForm(forms.ModelForm):
 
     def _clean_background(self, data) -> None:
         background = data.get("background")
-        if background in (Preset.Background.GREEN, Preset.Background.IMAGE) and not data.get(
-            "apply_greenscreen"
-        ):
+        if background != Preset.Background.NONE and data.get("audio_only"):
             self.add_error(
                 "background",
-                "This needs “Green background” ticked above: Tavus only sends the green that "
-                "the participant's page shows or replaces.",
+                "Voice only shows no video of the replica, so nothing appears behind it. "
+                "Choose “The replica's own background”, or untick “Voice only”.",
             )
+            return
         if (
             background == Preset.Background.IMAGE
             and not data.get("background_image")

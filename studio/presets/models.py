@@ -45,6 +45,16 @@ def memory_store_key(persona_id: str, person: str) -> str:
     return f"{persona_id}-{digest[:24]}"
 
 
+class Talker(models.TextChoices):
+    """Who talks to the replica. The launcher's live page joins the video room only for ME:
+    a page in the room takes one of max_participants and counts as someone who joined (for
+    Tavus's absent and left timeouts and the studio's own rules), so a launcher who only
+    watches must stay out of it."""
+
+    ME = "me", "Me, on this page"
+    LINK = "link", "Someone else, with a link"
+
+
 class PresetQuerySet(models.QuerySet):
     def active(self):
         return self.filter(archived=False)
@@ -83,11 +93,12 @@ class Preset(models.Model):
 
     class Background(models.TextChoices):
         NONE = "none", "The replica's own background"
-        GREEN = "green", "Green screen, as Tavus sends it"
-        IMAGE = "image", "A picture of yours"
+        GREEN = "green", "A green screen, for keying out in video tools"
+        IMAGE = "image", "Your picture, on the participant's page"
 
-    # What the participant's join page (/join/<token>/) shows behind the replica. Not sent to
-    # Tavus: the page keys out Tavus's green itself (needs apply_greenscreen).
+    # What appears behind the replica: one choice. Green and a picture both ask Tavus for its
+    # green (apply_greenscreen, set from this by the editor); for a picture the participant's
+    # join page (/join/<token>/) keys that green out and shows the picture instead.
     background = models.CharField(max_length=10, choices=Background.choices, default="none")
     background_image = models.ImageField(upload_to=background_upload_to, blank=True)
     enable_closed_captions = models.BooleanField(default=False)
@@ -102,6 +113,8 @@ class Preset(models.Model):
         max_length=200, blank=True, validators=[validate_role_arn]
     )
     require_auth = models.BooleanField(default=False)
+    # The launch page's default answer to "who will talk to the replica?" (not sent to Tavus).
+    talker = models.CharField(max_length=4, choices=Talker.choices, default=Talker.ME)
     # The replica counts as one participant; blank means no limit.
     max_participants = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(2)]

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/archive/", views.preset_archive, name="archive"),
     path("<int:pk>/unarchive/", views.preset_unarchive, name="unarchive"),
     path("<int:pk>/background/", views.preset_background, name="background"),
+    path("background/kept/<str:token>/", views.kept_background, name="kept_background"),
 ]

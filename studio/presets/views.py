@@ -1,18 +1,22 @@
 """Preset pages: the list, the editor with its live preview, and the list's small actions."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from studio.accounts.roles import OPERATOR, role_required
 from studio.library.models import Persona
 from studio.presets.demo import ensure_demo_presets
-from studio.presets.forms import PresetForm
+from studio.presets.forms import KEPT_FOLDER, KEPT_SECONDS, PresetForm, kept_picture
 from studio.presets.models import Preset
 from studio.tavus.languages import LANGUAGES
 
@@ -151,6 +155,7 @@ def _save(request: HttpRequest, preset: Preset) -> HttpResponse:
     valid = form.is_valid()  # also applies the valid fields to form.instance for the preview
     if "_preview" in request.POST or not valid:
         # "_preview" is the no-JavaScript way to refresh the preview without saving.
+        form.keep_background()
         return _editor(request, form, preset)
     preset = form.save(commit=False)
     if preset.created_by_id is None and not preset.pk:
@@ -159,6 +164,7 @@ def _save(request: HttpRequest, preset: Preset) -> HttpResponse:
     preset.save()
     form.save_m2m()  # the chosen documents
     preset.forget_background(stored_picture)  # a new picture replaced it
+    forget_stale_kept_pictures()
     messages.success(request, f"Saved “{preset.name}”.")
     return redirect("presets:list")
 
@@ -213,12 +219,15 @@ BACKGROUND_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/w
 
 def serve_background(preset: Preset) -> FileResponse:
     """The preset's background picture, from storage (MEDIA_URL is served only in DEBUG)."""
-    name = preset.background_image.name if preset.background_image else ""
+    return _serve_picture(preset.background_image.name if preset.background_image else "")
+
+
+def _serve_picture(name: str) -> FileResponse:
     content_type = BACKGROUND_TYPES.get(name[name.rfind(".") :].lower())
     if not content_type:
         raise Http404
     try:
-        file = preset.background_image.open("rb")
+        file = default_storage.open(name, "rb")
     except OSError:
         raise Http404 from None
     response = FileResponse(file, content_type=content_type)
@@ -229,3 +238,26 @@ def serve_background(preset: Preset) -> FileResponse:
 @role_required(OPERATOR)
 def preset_background(request: HttpRequest, pk: int) -> HttpResponse:
     return serve_background(_get_preset_for_user(request, pk))
+
+
+@role_required(OPERATOR)
+def kept_background(request: HttpRequest, token: str) -> HttpResponse:
+    """A picture kept from a save that failed, shown on the page that asks to fix the form."""
+    name = kept_picture(token)
+    if name is None:
+        raise Http404
+    return _serve_picture(name)
+
+
+def forget_stale_kept_pictures() -> None:
+    """Pictures kept for a form nobody saved in the end are deleted a day later."""
+    try:
+        _, files = default_storage.listdir(KEPT_FOLDER)
+    except FileNotFoundError:
+        return
+    old = timezone.now() - timedelta(seconds=KEPT_SECONDS)
+    for file in files:
+        name = f"{KEPT_FOLDER}/{file}"
+        used = Preset.objects.filter(background_image=name).exists()
+        if not used and default_storage.get_modified_time(name) < old:
+            default_storage.delete(name)

@@ -18,6 +18,8 @@ from xml.etree import ElementTree
 import httpx
 from django.conf import settings
 
+from studio.sandbox.host import host
+
 MAX_BYTES = 50 * 1024 * 1024  # Tavus's cap per document
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 ZIP_TEXT = {
@@ -165,7 +167,7 @@ def may_fetch(url: str) -> bool:
     """Stricter than Tavus on purpose: a sandbox inside the studio that downloaded any address
     would let whoever reaches it make the server request anything (server-side request
     forgery). It reads the studio's own upload links, or what SANDBOX_FETCH_PREFIXES allows."""
-    allowed = settings.SANDBOX_FETCH_PREFIXES or [settings.STUDIO_PUBLIC_URL + "/knowledge/files/"]
+    allowed = settings.SANDBOX_FETCH_PREFIXES or [host().public_url + "/knowledge/files/"]
     return any(url.startswith(prefix) for prefix in allowed)
 
 

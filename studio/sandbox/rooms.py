@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from studio.sandbox import lifecycle, stock
+from studio.portraits import face_look
+from studio.sandbox import lifecycle
 from studio.sandbox.models import Conversation
 
 PARTICIPANT_COOKIE = "sandbox_participant"
@@ -136,7 +137,7 @@ def room(request: HttpRequest, conversation_id: str) -> HttpResponse:
     context = {
         "conversation": conversation,
         "config": config,
-        "look": stock.face_look(conversation.replica_id),
+        "look": face_look(conversation.replica_id),
         "captions": bool(properties.get("enable_closed_captions")),
         "greenscreen": bool(properties.get("apply_greenscreen")),
     }
@@ -167,7 +168,7 @@ def session(request: HttpRequest, conversation_id: str) -> HttpResponse:
             "replica_id": conversation.replica_id,
             "replica_name": conversation.replica_name,
             "persona_name": conversation.persona_name,
-            "look": stock.face_look(conversation.replica_id),
+            "look": face_look(conversation.replica_id),
             "audio_only": conversation.audio_only,
             "greenscreen": bool(properties.get("apply_greenscreen")),
             "captions": bool(properties.get("enable_closed_captions")),

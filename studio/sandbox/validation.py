@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from studio.sandbox.host import host
+
 # shared/tavus-api.md §8: full language names (era B list plus era A's "filipino"), and
 # "multilingual" for automatic detection. Compared case-insensitively.
 _LANGUAGE_NAMES = """
@@ -104,7 +106,7 @@ def callback_url(data: dict, key: str = "callback_url") -> str:
     that posts anywhere would let whoever reaches it make the studio's server send requests
     to any address (server-side request forgery)."""
     value = _url(data, key)
-    allowed = settings.SANDBOX_CALLBACK_PREFIXES or [settings.STUDIO_PUBLIC_URL + "/hooks/"]
+    allowed = settings.SANDBOX_CALLBACK_PREFIXES or [host().public_url + "/hooks/"]
     if value and not any(value.startswith(prefix) for prefix in allowed):
         raise invalid(
             f"Invalid {key}: the sandbox only calls back the studio it belongs to "

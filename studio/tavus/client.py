@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from time import sleep
@@ -45,7 +46,7 @@ class TavusError(Exception):
 
 
 class BadApiKey(TavusError):
-    default_message = "Tavus did not accept the API key. Check TAVUS_API_KEY."
+    default_message = "Tavus did not accept the API key. An admin can check it under Settings."
 
 
 class ConcurrencyLimitReached(TavusError):
@@ -285,9 +286,25 @@ _clients_lock = threading.Lock()
 _transport: httpx.BaseTransport | None = None
 
 
+# Set by `connected_as`: the Settings page tries a key before anything is saved.
+_trying: ContextVar[tuple[str, str] | None] = ContextVar("tavus_trying", default=None)
+
+
+@contextmanager
+def connected_as(base: str, key: str) -> Iterator[None]:
+    """Send the calls made in this block to `base` with `key` instead of the studio's own."""
+    token = _trying.set((base.rstrip("/"), key))
+    try:
+        yield
+    finally:
+        _trying.reset(token)
+
+
 def _client() -> httpx.Client:
-    base = settings.TAVUS_API_BASE.rstrip("/")
-    key = settings.TAVUS_API_KEY or settings.SANDBOX_API_KEY
+    from studio.connection import current
+
+    base, key = _trying.get() or (current.api_base(), current.api_key())
+    key = key or settings.SANDBOX_API_KEY
     read_timeout = float(settings.TAVUS_TIMEOUT)
     cache_key = (base, key, read_timeout, _transport)
     with _clients_lock:

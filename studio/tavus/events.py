@@ -8,6 +8,7 @@ stored once, and every event carries a `dedupe_key` to drop the twin and any red
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,9 +56,10 @@ class WebhookEvent:
 
 def parse_webhook(data: Any) -> WebhookEvent:
     """A conversation callback body (a dict, or the raw JSON text) as a WebhookEvent."""
-    data = _decode(data)
-    conversation_id = _required_text(data, "conversation_id")
-    original = _required_text(data, "event_type")
+    data = _decode(data, keep_nul=True)
+    conversation_id = _identifier(data, "conversation_id", limit=100)
+    original = _identifier(data, "event_type")
+    data = _clean(data)  # the names are clean; NUL elsewhere is dropped
     event_type = EVENT_TYPE_ALIASES.get(original, original)
     message_type = _optional_text(data, "message_type") or event_type.partition(".")[0]
     properties = _normalise_properties(_properties(data))
@@ -118,6 +120,9 @@ _ROLE_FROM_TYPE = {
     "conversation.user.stopped_speaking": "user",
 }
 ROLE_ALIASES = {"pal": "replica"}
+# The speakers Tavus names in the room (tavus-api.md §6.3; era B's `pal` is the replica). A
+# message naming anyone else did not come from Tavus's replica.
+ROOM_ROLES = frozenset({"user", "replica"})
 
 
 OBJECTIVE_EVENTS = frozenset(
@@ -245,6 +250,8 @@ def parse_room_event(data: Any, conversation_id: str | None = None) -> RoomEvent
     role = _optional_text(properties, "role") or _ROLE_FROM_TYPE.get(event_type)
     role = ROLE_ALIASES.get(role, role) if role else None
     if role:
+        if role not in ROOM_ROLES:
+            raise EventError(f"unknown role {role[:20]!r}: Tavus's speakers are user and replica")
         properties["role"] = role
     speech = _optional_text(properties, "speech")
     final = _optional_bool(properties, "final")
@@ -324,15 +331,49 @@ def build_interaction(event_type: str, conversation_id: str, **properties: Any) 
 # --- Shared checks -------------------------------------------------------------------------
 
 
-def _decode(data: Any) -> dict:
+# Deeper than any event Tavus documents by far; deeper still would overflow Python's stack while
+# parsing, storing or hashing it.
+MAX_DEPTH = 32
+
+
+def _refuse_constant(name: str):
+    raise EventError(f"{name} is not a JSON number")
+
+
+def _decode(data: Any, keep_nul: bool = False) -> dict:
+    """The event as a dict of plain JSON: strict JSON text (no NaN or Infinity), at most
+    MAX_DEPTH levels deep, and without NUL characters in its strings (which no database stores
+    in text, and which carry no meaning in an event); keep_nul leaves them for the caller to
+    refuse in names first."""
     if isinstance(data, bytes | str):
         try:
-            data = json.loads(data)
+            data = json.loads(data, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise EventError(f"nested more than {MAX_DEPTH} levels deep") from None
+        except EventError:
+            raise
         except ValueError:
             raise EventError("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise EventError("event must be a JSON object")
-    return data
+    return _clean(data, keep_nul=keep_nul)
+
+
+def _clean(value: Any, depth: int = 0, keep_nul: bool = False) -> Any:
+    if depth > MAX_DEPTH:
+        raise EventError(f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        return value if keep_nul else value.replace("\x00", "")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise EventError("NaN and Infinity are not JSON numbers")
+    if isinstance(value, dict):
+        return {
+            _clean(k, depth + 1, keep_nul): _clean(v, depth + 1, keep_nul)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_clean(item, depth + 1, keep_nul) for item in value]
+    return value
 
 
 def _required_text(data: dict, key: str) -> str:
@@ -343,6 +384,14 @@ def _required_text(data: dict, key: str) -> str:
         raise EventError(f"{key} must be a string")
     if not value.strip():
         raise EventError(f"{key} is empty")
+    return value
+
+
+def _identifier(data: dict, key: str, limit: int = 80) -> str:
+    """A name such as an event type: short, printable, no spaces (Tavus's are all dotted words)."""
+    value = _required_text(data, key)
+    if len(value) > limit or not value.isprintable() or " " in value:
+        raise EventError(f"{key} must be a short name without spaces (at most {limit} characters)")
     return value
 
 

@@ -67,14 +67,16 @@ def test_operator_sees_the_shell_with_navigation(client, operator):
     assert ">Users<" not in html  # user management is for admins
 
 
-def test_admin_sees_user_management(client, admin_user):
+def test_admin_sees_users_and_settings_in_the_studio(client, admin_user):
     client.force_login(admin_user)
-    assert ">Users<" in client.get("/launch/").content.decode()
-    assert client.get("/admin/auth/user/").status_code == 200
+    html = client.get("/launch/").content.decode()
+    assert 'href="/users/"' in html and ">Users<" in html
+    assert 'href="/settings/"' in html and ">Settings<" in html
+    assert "/admin/" not in html  # Django's admin is no longer where people are managed
 
 
 def test_banner_is_gone_with_a_real_key(client, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"
     client.force_login(operator)
     assert "Sandbox — no real Tavus calls" not in client.get("/launch/").content.decode()
 

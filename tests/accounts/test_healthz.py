@@ -11,7 +11,7 @@ def test_healthy_without_login(client, db):
 
 
 def test_reports_which_tavus(client, db, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"
     assert json.loads(client.get("/healthz").content)["tavus"] == "tavus"
 
 
@@ -41,3 +41,19 @@ def test_broken_channel_layer_gives_503(client, settings):
         channel_layers.backends.clear()
     assert response.status_code == 503
     assert json.loads(response.content)["channel_layer"] == "error"
+
+
+def test_favicon_ico_is_the_studios_icon_without_sign_in(client, db):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/static/studio/favicon")
+    assert response["Location"].endswith(".ico")
+    with open(finders.find("studio/favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file, not a page
+
+
+def test_every_page_names_its_icon(client, operator):
+    client.force_login(operator)
+    assert 'rel="icon" href="/static/studio/favicon' in client.get("/launch/").content.decode()

@@ -63,7 +63,9 @@ def test_another_instance_gets_another_key(instance, tmp_path):
     assert printed.stdout.strip().splitlines()[-1] != first
 
 
-def test_a_server_error_shows_the_studios_page_without_needing_the_request(rf):
+# db: the 400 page has the shell, whose sandbox banner asks the Settings page's row (which
+# reads as "nothing saved" when the database is down).
+def test_a_server_error_shows_the_studios_page_without_needing_the_request(rf, db):
     from django.views.defaults import bad_request, server_error
 
     response = server_error(rf.get("/anything/"))

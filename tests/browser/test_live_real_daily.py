@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from studio.conversations.models import Conversation, Event, Utterance
+from studio.conversations.models import Conversation, Utterance
 from tests.browser.conftest import steer
 from tests.browser.daily import REPLICA, FakeDaily, app_message, wait_for
 from tests.conversations.factories import make_conversation
@@ -18,7 +18,7 @@ ROBIN = {"session_id": "robin-1", "user_name": "Robin"}
 
 @pytest.fixture
 def real_conversation(studio_server, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     conversation, _ = make_conversation(
         operator,
         conversation_url=f"https://tavus.daily.co/{ROOM}",
@@ -62,13 +62,16 @@ def test_the_live_page_relays_a_real_room_and_trusts_only_the_replica(
     expect(page.locator("#captions")).to_contain_text("Welcome to the real room.")
     assert not Utterance.objects.filter(text="Free money here").exists()
 
-    # People counted once each: the page itself and Robin, as the page saw them join.
-    joined = wait_for(lambda: set(Event.objects.filter(
-        conversation=real_conversation, event_type="conversation.joined"
-    ).values_list("payload__inference_id", flat=True)) == {"join-host-1", "join-robin-1"})
-    assert joined
+    # People counted once each, by Daily's session id: the page itself and Robin, as the page
+    # saw them join (Tavus's own event about Robin is not relayed).
+    wait_for(lambda: set(Conversation.objects.get(pk=real_conversation.pk).room_people)
+             == {"host-1", "robin-1"})
     expect(page.locator('[data-timer="people"]')).to_have_text("2")
     assert Conversation.objects.get(pk=real_conversation.pk).people_in_room == 2
+    joined = real_conversation.events.filter(event_type="conversation.joined")
+    assert sorted(e.payload["properties"]["participant_id"] for e in joined) == [
+        "host-1", "robin-1"
+    ]
 
     # A supervisor steps in: the launcher's page carries it into the room with daily-js.
     watcher = login_as(supervisor)
@@ -104,3 +107,47 @@ def test_the_live_page_says_what_went_wrong_with_the_room(
     page.set_viewport_size({"width": 1366, "height": 768})
     page.screenshot(path=f"test-artifacts/live-real-daily-{fatal}.png")
     assert FakeDaily.violations(page) == []
+
+
+def test_a_watching_launcher_stays_out_of_the_real_room_until_they_join(
+    real_conversation, operator, login_as
+):
+    Conversation.objects.filter(pk=real_conversation.pk).update(talker="link")
+    page, daily = open_live_page(
+        login_as, operator, real_conversation, others=[REPLICA], local=HOST
+    )
+    # Watching: daily-js is not even loaded, nothing is asked of Daily, no place is taken.
+    expect(page.locator("#live[data-room-mode=observer]")).to_be_attached()
+    expect(page.locator("[data-watching]")).to_contain_text("you're watching")
+    assert page.evaluate("typeof window.Daily") == "undefined"
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.screenshot(path="test-artifacts/live-real-daily-watching.png")
+    assert daily.requests == []
+
+    # Joining after all: the call frame joins and the page counts its person.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("link", name="Join the video").click()
+    expect(page.locator("#live[data-room-mode=daily]")).to_be_attached()
+    expect(page.locator("#live[data-socket=open]")).to_be_attached()
+    wait_for(lambda: set(Conversation.objects.get(pk=real_conversation.pk).room_people)
+             == {"host-1"})
+    assert {urlsplit(url).hostname for url in daily.requests} == {"tavus.daily.co"}
+
+    # The last studio page in the room closes: the studio knows at once (pagehide).
+    page.close(run_before_unload=True)
+    wait_for(lambda: Conversation.objects.get(pk=real_conversation.pk).nobody_in_room, 10)
+
+
+def test_the_live_page_leaving_the_call_takes_its_person_out(
+    real_conversation, operator, login_as
+):
+    page, _ = open_live_page(
+        login_as, operator, real_conversation, others=[REPLICA, ROBIN], local=HOST
+    )
+    wait_for(lambda: Conversation.objects.get(pk=real_conversation.pk).people_in_room == 2)
+    # Daily's Leave button in the call frame: left-meeting.
+    room = FakeDaily.room_frame(page)
+    room.evaluate("() => window.__fakeDaily.fatal('ejected', 'Ejected from meeting')")
+    wait_for(lambda: set(Conversation.objects.get(pk=real_conversation.pk).room_people)
+             == {"robin-1"})
+    assert Conversation.objects.get(pk=real_conversation.pk).host_pages == 0

@@ -2,7 +2,7 @@ import secrets
 
 from django.utils import timezone
 
-from studio.conversations.models import Conversation, hash_secret
+from studio.conversations.models import Conversation, Event, hash_secret
 
 
 def make_conversation(user, *, status=Conversation.ACTIVE, secret=None, **fields):
@@ -41,3 +41,14 @@ def webhook(conversation, event_type, timestamp=None, **properties):
         "webhook_url": "http://studio/hooks/tavus/x/",
         "properties": {"replica_id": "r79e1c033f", **properties},
     }
+
+
+def steer_event(conversation, label="Echo: hello"):
+    """A supervisor's steering command on the timeline, not yet delivered into the room."""
+    return Event.objects.create(
+        conversation=conversation,
+        source=Event.STUDIO,
+        event_type="studio.steer",
+        dedupe_key="steer:1",
+        payload={"label": label, "delivered": False},
+    )

@@ -193,7 +193,9 @@ def _cookie(user):
 
 
 async def _socket(user, path):
-    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", await _cookie(user))]
+    headers = [
+        (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", await _cookie(user))
+    ]
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect()
     assert connected

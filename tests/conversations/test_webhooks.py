@@ -225,3 +225,67 @@ def test_shuffled_storm_with_duplicates_ends_in_the_right_state(client, operator
         assert conversation.status == "ended"
         assert conversation.transcript == [{"role": "user", "content": conversation.tavus_id}]
         assert conversation.events.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, "nested more than"),
+        (None, "nested more than"),  # 40 levels: parses, but deeper than any Tavus event
+        ('{"conversation_id": "c1", "event_type": "system.shutdown", "x": NaN}', "NaN"),
+        ('{"conversation_id": "c1", "event_type": "system.shutdown", "x": -Infinity}', "Infinity"),
+    ],
+)
+def test_bodies_no_database_can_store_are_refused_in_plain_words(client, convo, raw, reason):
+    conversation, secret = convo
+    if raw is None:
+        nested: dict = {"leaf": 1}
+        for _ in range(40):
+            nested = {"inner": nested}
+        raw = json.dumps(webhook(conversation, "application.perception_analysis", deep=nested))
+    response = post(client, secret, raw)
+    assert response.status_code == 400
+    assert reason in json.loads(response.content)["error"]
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "event_type", ["application." + "x" * 80, "system.shut\x00down", "system.shut down"]
+)
+def test_an_event_type_that_is_not_a_short_name_is_refused(client, convo, event_type):
+    conversation, secret = convo
+    response = post(client, secret, webhook(conversation, event_type))
+    assert response.status_code == 400
+    assert "event_type must be a short name" in json.loads(response.content)["error"]
+    assert not Event.objects.exists()
+
+
+def test_nul_characters_inside_a_payload_are_dropped_and_the_rest_stored(client, convo):
+    conversation, secret = convo
+    transcript = [{"role": "user", "content": "Hel\x00lo"}]
+    body = webhook(conversation, "application.transcription_ready", transcript=transcript)
+    assert post(client, secret, body).status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.transcript == [{"role": "user", "content": "Hello"}]
+
+
+def test_the_size_limit_counts_the_bytes_of_a_chunked_body(studio_server, operator, settings):
+    import httpx
+
+    conversation, secret = make_conversation(operator)
+    settings.WEBHOOK_MAX_BYTES = 10_000
+    body = json.dumps(
+        webhook(conversation, "application.perception_analysis", analysis="x" * 50_000)
+    ).encode()
+
+    def chunks():  # no Content-Length: the body arrives in pieces
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    response = httpx.post(
+        f"{studio_server.url}/hooks/tavus/{secret}/",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert not Event.objects.filter(conversation=conversation).exists()

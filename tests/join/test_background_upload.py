@@ -23,7 +23,6 @@ def data_for(persona, **changes) -> dict:
         "max_call_minutes": 10,
         "participant_absent_timeout": 300,
         "participant_left_timeout": 30,
-        "apply_greenscreen": "on",
         "background": "image",
     }
     data.update(changes)
@@ -124,15 +123,19 @@ def test_a_stored_picture_is_kept_when_nothing_new_is_uploaded(persona, media_ro
 
 
 @pytest.mark.parametrize("background", ["image", "green"])
-def test_green_and_picture_backgrounds_need_tavus_green(persona, media_root, background):
-    form = form_with(persona, upload(picture()), background=background, apply_greenscreen=None)
-    assert "Green background" in " ".join(form.errors["background"])
+def test_green_and_picture_backgrounds_ask_tavus_for_green(persona, media_root, background):
+    form = form_with(persona, upload(picture()), background=background)
+    assert form.is_valid(), form.errors
+    preset = form.save()
+    assert preset.apply_greenscreen
+    assert preset.effective_settings().body["properties"]["apply_greenscreen"] is True
 
 
 def test_no_background_needs_nothing(persona):
-    form = form_with(persona, background="none", apply_greenscreen=None)
+    form = form_with(persona, background="none")
     assert form.is_valid(), form.errors
-    assert form.save().background == "none"
+    preset = form.save()
+    assert preset.background == "none" and not preset.apply_greenscreen
 
 
 # --- Through the editor -----------------------------------------------------------------------

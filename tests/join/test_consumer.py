@@ -11,10 +11,11 @@ from django.test import Client
 from studio.asgi import application
 from studio.conversations.models import Conversation, Event, Utterance
 from tests.conftest import make_user
+from tests.conversations.factories import steer_event
 from tests.join.conftest import joinable
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-ORIGIN = [(b"origin", b"http://127.0.0.1")]
+ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
 
 
 @sync_to_async
@@ -140,7 +141,7 @@ async def test_another_conversations_token_cannot_write_into_this_one():
 
 
 async def test_oversized_and_malformed_messages_are_refused(settings):
-    settings.RELAY_MAX_BYTES = 512
+    settings.RELAY_MAX_CHARS = 512
     _, conversation = await setup()
     communicator, _, _ = await connect(conversation.join_token)
     await communicator.send_json_to(room_event(conversation.tavus_id, 1, "x" * 600))
@@ -192,13 +193,7 @@ async def test_the_heartbeat_makes_it_a_host_that_carries_commands():
     assert conversation.host_pages == 1 and conversation.host_connected
     assert conversation.join_page_connected
 
-    event = await sync_to_async(Event.objects.create)(
-        conversation=conversation,
-        source=Event.STUDIO,
-        event_type="studio.steer",
-        dedupe_key="steer:1",
-        payload={"label": "Echo: hello"},
-    )
+    event = await sync_to_async(steer_event)(conversation, "Echo: hello")
     envelope = {"message_type": "conversation", "event_type": "conversation.echo"}
     await get_channel_layer().group_send(
         f"conversation-{conversation.pk}-hosts",
@@ -223,3 +218,201 @@ async def test_a_heartbeat_after_the_end_closes_the_socket():
     await communicator.send_json_to({"type": "heartbeat"})
     assert json.loads(await communicator.receive_from()) == {"type": "ended"}
     assert (await communicator.receive_output())["type"] == "websocket.close"
+
+
+# --- What a participant's page may report (studio/conversations/consumers.py's table) ---------
+
+
+async def flush(join, staff, conversation, seq):
+    """A good line through the join socket, awaited on the staff page: everything the join
+    socket got before it has been handled (a socket's messages are handled in order)."""
+    await join.send_json_to(room_event(conversation.tavus_id, seq, f"marker {seq}"))
+    while f"marker {seq}" not in await staff.receive_from():
+        pass
+
+
+@sync_to_async
+def fresh(conversation):
+    return Conversation.objects.get(pk=conversation.pk)
+
+
+async def test_it_takes_the_replicas_words_the_person_cannot_type_them_into_other_mouths():
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    # The page keeps only the replica's app-messages (relay.js), and is the only witness of
+    # the captions when no staff page is in the room: the replica's words are taken.
+    await join.send_json_to(room_event(conversation.tavus_id, 1, "Welcome!", role="replica"))
+    await join.send_json_to(room_event(conversation.tavus_id, 2, "Hi", role="pal"))
+    # Speakers Tavus never names are not: a made-up one, and one too long to store.
+    await join.send_json_to(room_event(conversation.tavus_id, 3, "I am the CEO", role="ceo"))
+    await join.send_json_to(room_event(conversation.tavus_id, 4, "x", role="narrator" * 5))
+    await flush(join, staff, conversation, 5)
+    rows = await sync_to_async(list)(
+        Utterance.objects.filter(conversation=conversation).values_list("role", "text")
+    )
+    assert rows == [("replica", "Welcome!"), ("replica", "Hi"), ("user", "marker 5")]
+    await join.disconnect()
+    await staff.disconnect()
+
+
+async def test_presence_counts_the_person_once_and_nobody_else():
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    tavus_joined = room_event(conversation.tavus_id, 1, "", event_type="conversation.joined")
+    # The old forgery: Tavus-style joined events, five of them. Refused from this page.
+    for n in range(5):
+        tavus_joined["event"]["inference_id"] = f"join-{n}"
+        tavus_joined["event"]["properties"]["participant_id"] = f"ghost-{n}"
+        await join.send_json_to(tavus_joined)
+    # Its own person, reported five times: one person.
+    for _ in range(5):
+        await join.send_json_to(
+            {"type": "presence", "state": "joined", "self": True, "participant_id": "robin-1"}
+        )
+    # Someone else, or a second "self": a participant's page reports only itself.
+    await join.send_json_to(
+        {"type": "presence", "state": "joined", "self": False, "participant_id": "mallory-1"}
+    )
+    await join.send_json_to(
+        {"type": "presence", "state": "joined", "self": True, "participant_id": "robin-2"}
+    )
+    await flush(join, staff, conversation, 2)
+    row = await fresh(conversation)
+    assert row.people_in_room == 1 and set(row.room_people) == {"robin-1"}
+    assert row.person_joined_at is not None
+    joined = await sync_to_async(list)(
+        Event.objects.filter(conversation=conversation, event_type="conversation.joined")
+    )
+    assert [e.payload["properties"]["participant_id"] for e in joined] == ["robin-1"]
+    # It cannot take anyone else out either.
+    await sync_to_async(row.note_presence)("host-1", present=True, name="olivia")
+    await join.send_json_to(
+        {"type": "presence", "state": "left", "self": False, "participant_id": "host-1"}
+    )
+    await flush(join, staff, conversation, 3)
+    assert set((await fresh(conversation)).room_people) == {"robin-1", "host-1"}
+    await join.disconnect()
+    await staff.disconnect()
+
+
+async def test_when_the_join_page_leaves_its_person_leaves_with_it():
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    await join.send_json_to({"type": "heartbeat"})
+    await join.send_json_to(
+        {"type": "presence", "state": "joined", "self": True, "participant_id": "robin-1"}
+    )
+    await flush(join, staff, conversation, 1)
+    assert (await fresh(conversation)).people_in_room == 1
+    # Daily's left-meeting or the tab's pagehide: the page says it is leaving.
+    await join.send_json_to({"type": "leaving"})
+    await flush(join, staff, conversation, 2)
+    row = await fresh(conversation)
+    assert row.people_in_room == 0 and row.host_pages == 0 and row.join_page_seen_at is None
+    # A socket that just closes (the tab crashed) takes its person out too.
+    await join.send_json_to(
+        {"type": "presence", "state": "joined", "self": True, "participant_id": "robin-1"}
+    )
+    await flush(join, staff, conversation, 3)
+    await join.disconnect()
+    while "0" not in await staff.receive_from():  # the live page learns it
+        pass
+    assert (await fresh(conversation)).people_in_room == 0
+    await staff.disconnect()
+
+
+async def test_a_forged_recording_start_is_refused():
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    await join.send_json_to({"type": "recording", "state": "started"})
+    sandbox_style = {"message_type": "sandbox", "event_type": "recording-started"}
+    await join.send_json_to({"type": "room_event", "event": sandbox_style})
+    await flush(join, staff, conversation, 1)
+    assert (await fresh(conversation)).recording_started_at is None
+    await join.disconnect()
+    await staff.disconnect()
+
+
+async def test_an_ack_counts_only_for_a_command_sent_to_that_socket():
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    event = await sync_to_async(steer_event)(conversation, "Echo: hello")
+    # Never delivered to this page: the ack is refused.
+    await join.send_json_to({"type": "command_ack", "id": event.pk})
+    await flush(join, staff, conversation, 1)
+    await sync_to_async(event.refresh_from_db)()
+    assert event.payload["delivered"] is False
+    # Delivered to it (it is a host): now it counts.
+    await join.send_json_to({"type": "heartbeat"})
+    await staff.receive_from()  # "Relaying from: the participant's join page"
+    envelope = {"message_type": "conversation", "event_type": "conversation.interrupt"}
+    await get_channel_layer().group_send(
+        f"conversation-{conversation.pk}-hosts",
+        {"type": "command", "id": event.pk, "envelope": envelope},
+    )
+    assert json.loads(await join.receive_from())["studio_command"] == event.pk
+    await join.send_json_to({"type": "command_ack", "id": event.pk})
+    assert "sent into the room" in await staff.receive_from()
+    await join.disconnect()
+    await staff.disconnect()
+
+
+async def test_one_socket_per_link_a_new_one_replaces_the_old():
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    first, _, _ = await connect(conversation.join_token)
+    await first.send_json_to(
+        {"type": "presence", "state": "joined", "self": True, "participant_id": "robin-1"}
+    )
+    await flush(first, staff, conversation, 1)
+    second, connected, _ = await connect(conversation.join_token)
+    assert connected
+    closed = await first.receive_output()
+    assert closed == {"type": "websocket.close", "code": 4409}
+    # The old page's person went with it; the new socket relays.
+    await second.send_json_to(
+        {"type": "presence", "state": "joined", "self": True, "participant_id": "robin-2"}
+    )
+    await flush(second, staff, conversation, 2)
+    assert set((await fresh(conversation)).room_people) == {"robin-2"}
+    await second.disconnect()
+    await staff.disconnect()
+
+
+async def test_a_long_utterance_in_hindi_or_japanese_is_stored():
+    # 1,500 characters of Devanagari are 4,500 bytes of UTF-8, but what Daily counts (and
+    # allows) is 4,096 characters of the app-message's JSON.
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    hindi = ("नमस्ते, आप कैसे हैं? " * 80)[:1500]
+    japanese = ("こんにちは、お元気ですか。" * 200)[:2000]
+    await join.send_json_to(room_event(conversation.tavus_id, 1, hindi, role="replica"))
+    await join.send_json_to(room_event(conversation.tavus_id, 2, japanese))
+    await flush(join, staff, conversation, 3)
+    texts = await sync_to_async(list)(
+        Utterance.objects.filter(conversation=conversation).values_list("text", flat=True)
+    )
+    assert texts == [hindi, japanese, "marker 3"]
+    await join.disconnect()
+    await staff.disconnect()
+
+
+async def test_an_app_message_over_dailys_limit_is_refused_and_logged_once(caplog):
+    launcher, conversation = await setup()
+    staff = await staff_page(launcher, conversation)
+    join, _, _ = await connect(conversation.join_token)
+    caplog.set_level("INFO", logger="studio.conversations.consumers")
+    too_long = room_event(conversation.tavus_id, 1, "a" * 4100)
+    await join.send_json_to(too_long)
+    await flush(join, staff, conversation, 2)
+    assert not await sync_to_async(Utterance.objects.filter(seq=1).exists)()
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1 and "over Daily's 4096" in lines[0] and "join page" in lines[0]
+    await join.disconnect()
+    await staff.disconnect()

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
+from django.utils import timezone
 
 from studio.conversations.models import Conversation
 from tests.join.conftest import joinable, picture
@@ -80,7 +81,7 @@ def test_after_the_end_it_shows_why(client, operator):
 
 
 def test_a_conversation_that_failed_says_it_did_not_start(client, operator):
-    conversation = joinable(operator)
+    conversation = joinable(operator, status=Conversation.LAUNCHING)  # failing to start
     conversation.mark_failed("Tavus refused the persona.")
     html = client.get(f"/join/{conversation.join_token}/").content.decode()
     assert "This conversation didn't start" in html
@@ -96,7 +97,7 @@ def test_before_tavus_answers_it_waits_calmly(client, operator):
 
 
 def test_sandbox_mode_loads_the_shim_not_daily(client, operator, settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""  # back on the sandbox
     conversation = joinable(operator)
     response = client.get(f"/join/{conversation.join_token}/")
     html = response.content.decode()
@@ -107,7 +108,7 @@ def test_sandbox_mode_loads_the_shim_not_daily(client, operator, settings):
 
 
 def test_real_mode_loads_daily_js_from_the_studio_itself(client, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     conversation = joinable(operator)
     response = client.get(f"/join/{conversation.join_token}/")
     html = response.content.decode()
@@ -118,7 +119,7 @@ def test_real_mode_loads_daily_js_from_the_studio_itself(client, operator, setti
 
 
 def test_real_mode_lets_daily_load_its_call_machine_and_nothing_more(client, operator, settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     conversation = joinable(operator)
     csp = client.get(f"/join/{conversation.join_token}/")["Content-Security-Policy"]
     script_src = re.search(r"script-src ([^;]+)", csp).group(1).split()
@@ -128,7 +129,7 @@ def test_real_mode_lets_daily_load_its_call_machine_and_nothing_more(client, ope
     assert "worker-src 'self' blob:" in csp
     assert "frame-src 'self';" in csp  # a call object frames nothing
     # The sandbox page needs none of it.
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""  # back on the sandbox
     csp = client.get(f"/join/{conversation.join_token}/")["Content-Security-Policy"]
     assert "daily" not in csp and "sentry" not in csp
 
@@ -230,3 +231,20 @@ def test_without_tavus_green_there_is_nothing_to_key(client, with_background):
     # The preset was edited after launch: this conversation never asked Tavus for green.
     conversation = with_background(greenscreen=False)
     assert config_of(client.get(f"/join/{conversation.join_token}/"))["background"] == "none"
+
+
+def test_the_join_pages_beacon_takes_out_its_own_person_only(client, operator):
+    conversation = joinable(operator)
+    conversation.note_presence("robin-1", present=True, name="Robin", via="join")
+    conversation.note_presence("host-1", present=True, name="olivia")  # a staff page's report
+    Conversation.objects.filter(pk=conversation.pk).update(join_page_seen_at=timezone.now())
+    url = f"/join/{conversation.join_token}/left"
+    assert client.post(url, {"participant_id": "host-1"}).status_code == 204
+    conversation.refresh_from_db()
+    assert set(conversation.room_people) == {"robin-1", "host-1"}
+    assert client.post(url, {"participant_id": "robin-1"}).status_code == 204
+    conversation.refresh_from_db()
+    assert set(conversation.room_people) == {"host-1"}
+    assert conversation.join_page_seen_at is None
+    assert client.post("/join/not-a-token/left", {"participant_id": "host-1"}).status_code == 404
+    assert client.get(url).status_code == 405

@@ -78,19 +78,27 @@ def test_admins_get_duplicate_for_stock_and_edit_for_their_own(client, admin_use
 def test_the_list_shows_the_default_face_and_senses(client, operator, stock):
     client.force_login(operator)
     html = client.get(LIST).content.decode()
-    assert "Anna" in html and "raven-0" in html and "tavus-gpt-4o" in html
+    assert "Anna" in html and "Sees with Raven-0" in html and "GPT-4o" in html
+    assert "raven-0" not in html and "tavus-gpt-4o" not in html  # words, not Tavus's codes
 
 
 def test_deprecated_settings_are_shown_as_deprecated_on_the_list_and_the_page(
     client, operator, stock
 ):
     client.force_login(operator)
-    assert "Uses deprecated settings" in client.get(LIST).content.decode()
+    assert "Uses settings Tavus is retiring" in client.get(LIST).content.decode()
     html = client.get(f"/library/personas/{stock.pk}/").content.decode()
     assert "settings Tavus has moved on from" in html
-    assert "<code>tavus-gpt-4o</code> is deprecated: Tavus recommends GPT-OSS instead." in html
-    assert "<code>raven-0</code> is legacy" in html
+    assert (
+        "<strong>GPT-4o</strong> is being retired by Tavus: Tavus recommends GPT-OSS instead."
+        in html
+    )
+    assert "<strong>Raven-0</strong> is no longer offered by Tavus" in html
     assert "GPT-4o (deprecated:" in html  # the setting itself, in words
+    # Tavus's codes only behind the disclosure, for talking to Tavus's support.
+    words, codes = html.split("Tavus's names for these settings")
+    assert "tavus-gpt-4o" not in words and "<code>tavus-gpt-4o</code>" in codes
+    assert stock.persona_id not in words and f"<code>{stock.persona_id}</code>" in codes
 
 
 def test_a_persona_on_current_settings_shows_no_deprecation(client, operator, anna):
@@ -420,4 +428,5 @@ def test_the_persona_page_shows_its_knowledge_behaviour_voice_and_queries(client
     html = client.get(f"/library/personas/{persona.pk}/").content.decode()
     assert 'Handbook</a> <span class="badge badge-warn">Reading</span>' in html
     assert "Intake</a> (2 steps)" in html and "no_competitors" in html
-    assert "sonic-3; speed 1.1" in html and "“Did they smile?”" in html
+    assert "Speaking speed 1.1" in html and "“Did they smile?”" in html
+    assert "<code>sonic-3</code>" in html.split("Tavus's names for these settings")[1]

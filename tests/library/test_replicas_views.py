@@ -28,7 +28,7 @@ def test_it_lists_replicas_as_cards_with_lazy_muted_videos(client, operator, lib
     assert (
         '<video src="https://cdn.example.com/r1.mp4" preload="none" muted loop playsinline' in html
     )
-    assert "thumb-placeholder" in html  # Nathan has no video
+    assert 'aria-label="Drawn portrait of Nathan"' in html  # Nathan has no video
     assert "Training 40/100" in html and "No longer at Tavus" in html
     assert 'aria-current="page">Replicas<' in html  # the tab
     assert 'href="/library/personas/"' in html

@@ -55,7 +55,8 @@ def test_the_replicas_page_syncs_itself_from_the_sandbox(studio_server, client, 
     client.force_login(operator)
     html = client.get("/library/").content.decode()
     assert "Synced 11 replicas" in html and "Sabrina" in html
-    assert "thumb-placeholder" in html  # the sandbox's faces have no preview video
+    # The sandbox's faces have no preview video: each is drawn, as in its room.
+    assert 'aria-label="Drawn portrait of Sabrina"' in html
 
 
 def test_create_edit_and_delete_a_persona_at_the_sandbox(sandbox, client, admin_user, patches):

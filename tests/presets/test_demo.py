@@ -26,7 +26,7 @@ def stock_tavus():
 
 
 def test_a_new_sandbox_studio_gets_two_pinned_demo_presets(settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""
     with stock_tavus().installed():
         made = ensure_demo_presets()
     assert [p.name for p in made] == ["Demo: sales coach", "Demo: interviewer"]
@@ -39,7 +39,7 @@ def test_a_new_sandbox_studio_gets_two_pinned_demo_presets(settings):
 
 
 def test_it_happens_only_once_even_after_they_are_deleted(settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""
     with stock_tavus().installed():
         ensure_demo_presets()
         Preset.objects.all().delete()
@@ -48,7 +48,7 @@ def test_it_happens_only_once_even_after_they_are_deleted(settings):
 
 
 def test_not_when_someone_already_made_a_preset(settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""
     Preset.objects.create(name="Mine", persona=make_persona())
     with stock_tavus().installed() as tavus:
         assert ensure_demo_presets() == []
@@ -57,14 +57,14 @@ def test_not_when_someone_already_made_a_preset(settings):
 
 
 def test_not_against_real_tavus(settings):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"
     with stock_tavus().installed() as tavus:
         assert ensure_demo_presets() == []
     assert tavus.requests == [] and not Milestone.objects.exists()
 
 
 def test_an_outage_makes_nothing_and_tries_again_later(settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""
     with tavus_unreachable():
         assert ensure_demo_presets() == []
     assert not Milestone.objects.exists()
@@ -73,7 +73,7 @@ def test_an_outage_makes_nothing_and_tries_again_later(settings):
 
 
 def test_personas_are_found_by_name_when_stock_ids_change(settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""
     tavus = ScriptedTavus(
         replicas=[replica_json("r1", "Anna")],
         personas=[
@@ -88,7 +88,7 @@ def test_personas_are_found_by_name_when_stock_ids_change(settings):
 
 
 def test_the_presets_page_makes_them_and_says_so(client, operator, settings):
-    settings.TAVUS_MODE = "sandbox"
+    settings.TAVUS_API_KEY = ""
     client.force_login(operator)
     with stock_tavus().installed():
         html = client.get("/presets/").content.decode()

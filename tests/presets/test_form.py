@@ -271,3 +271,13 @@ def test_regions_for_each_trigger(coach):
     assert form.regions_for("persona") == [("field", "persona"), ("field", "replica")]
     assert form.regions_for("name") == [("field", "name")]
     assert form.regions_for("nonsense") == [] and form.regions_for(None) == []
+
+
+def test_who_talks_is_saved_and_defaults_to_the_launcher(coach):
+    form = PresetForm(data_for(coach, talker="link"), instance=Preset())
+    assert form.is_valid(), form.errors
+    assert form.save().talker == "link"
+    unsaid = PresetForm(data_for(coach, name="Another"), instance=Preset())
+    assert unsaid.is_valid(), unsaid.errors
+    assert unsaid.save().talker == "me"
+    assert "talker" in errors_for(coach, talker="everyone")

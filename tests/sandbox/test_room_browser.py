@@ -113,7 +113,12 @@ def test_greeting_then_a_typed_line_gets_an_answer_and_every_event_reaches_the_p
     page.screenshot(path="test-artifacts/sandbox-room.png")
     assert problems == []  # no CSP violations, no script errors
 
-    events = _events(page)
+    posted = _events(page)
+    # The room's own word on who it is in the call, as a call frame's joined-meeting gives its
+    # parent participants.local; everything else is a Tavus envelope.
+    (joined,) = [e for e in posted if e["message_type"] == "sandbox"]
+    assert joined["event_type"] == "joined-meeting" and joined["participant_id"].startswith("u")
+    events = [e for e in posted if e["message_type"] != "sandbox"]
     assert all(sorted(e) == ENVELOPE_KEYS for e in events)
     assert all(e["message_type"] == "conversation" for e in events)
     assert all(e["conversation_id"] == created["conversation_id"] for e in events)

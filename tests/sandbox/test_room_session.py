@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from studio.sandbox import stock
+from studio.portraits import face_look
 from studio.sandbox.lifecycle import tick
 from tests.sandbox.helpers import NATHAN, api_client, at, create, room_path
 
@@ -25,7 +25,7 @@ def test_it_takes_a_seat_and_says_what_to_draw(api):
     data = response.json()
     assert data["conversation_id"] == cid
     assert data["replica_id"] == NATHAN and data["replica_name"] == "Nathan"
-    assert data["look"] == stock.face_look(NATHAN)
+    assert data["look"] == face_look(NATHAN)
     assert data["greenscreen"] is True and data["captions"] is True
     assert data["audio_only"] is False
     assert data["urls"]["presence"] == f"/sandbox/rooms/{cid}/presence"

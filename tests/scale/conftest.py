@@ -18,6 +18,8 @@ import httpx
 import pytest
 from django.conf import settings
 
+from tests.conftest import WS_MAX_SIZE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -78,6 +80,8 @@ class ServerProcess:
                 "on",
                 "--ws",
                 "websockets-sansio",
+                "--ws-max-size",
+                str(WS_MAX_SIZE),
                 "--ws-per-message-deflate",
                 "false",
                 "--no-access-log",

@@ -47,7 +47,7 @@ def test_each_install_has_its_own_sandbox_key():
      "/sandbox/v2/conversations/c123/end"],
 )
 def test_with_a_tavus_key_there_is_no_sandbox_at_all(client, db, settings, path):
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"
     response = client.get(path, headers={"x-api-key": django_settings.SANDBOX_API_KEY})
     assert response.status_code == 404
     response = client.post(path, headers={"x-api-key": django_settings.SANDBOX_API_KEY})

@@ -43,7 +43,7 @@ def served_daily_js(html: str) -> str:
 def pages(db, operator, settings):
     """The two pages that load daily-js in a real room: the launcher's live page (a call
     frame) and the join page (a call object)."""
-    settings.TAVUS_MODE = "tavus"
+    settings.TAVUS_API_KEY = "a-real-key"  # the studio talks to Tavus, not its sandbox
     live, _ = make_conversation(operator, conversation_url="https://tavus.daily.co/c1")
     staff = Client()
     staff.force_login(operator)

@@ -44,7 +44,8 @@ def test_it_sends_the_api_key_and_user_agent(fake_tavus):
     assert "authorization" not in fake_tavus.last.headers
 
 
-def test_it_uses_the_sandbox_key_when_no_tavus_key_is_set(fake_tavus, settings):
+def test_it_uses_the_sandbox_key_when_no_tavus_key_is_set(fake_tavus, settings, db):
+    # db: with no key in the environment the Settings page decides (nothing saved there).
     settings.TAVUS_API_KEY = ""
     fake_tavus.reply((200, {"data": [], "total_count": 0}))
     client.list_conversations()
@@ -281,7 +282,7 @@ def test_it_reads_era_b_names_on_a_replica(fake_tavus):
     assert replica.created_at is None
 
 
-def test_use_transport_restores_the_previous_transport(settings):
+def test_use_transport_restores_the_previous_transport(settings, db):
     settings.TAVUS_API_BASE = "https://tavus.test"
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=REPLICA))
     with client.use_transport(transport):

@@ -176,7 +176,9 @@ def test_it_maps_401_to_bad_api_key(fake_tavus):
     fake_tavus.reply((401, {"message": "Invalid access token"}))
     with pytest.raises(BadApiKey) as caught:
         client.list_conversations()
-    assert caught.value.message == "Tavus did not accept the API key. Check TAVUS_API_KEY."
+    assert caught.value.message == (
+        "Tavus did not accept the API key. An admin can check it under Settings."
+    )
     assert caught.value.status == 401
     assert caught.value.detail == "Invalid access token"
     assert len(fake_tavus.requests) == 1

@@ -51,7 +51,7 @@ def test_it_reads_a_webhook():
     assert event.message_type == "system"
     assert event.timestamp == datetime(2025, 7, 11, 6, 45, 47, 472000, tzinfo=UTC)
     assert event.properties == {"replica_id": "r79e1c033f"}
-    assert event.raw is JOINED
+    assert event.raw == JOINED
 
 
 def test_it_reads_a_webhook_from_raw_json_bytes():

@@ -31,11 +31,15 @@
         call.sendAppMessage(envelope, "*");
       });
     },
-    onOpen() { if (inCall) relay.heartbeat(); },
+    onOpen() { if (inCall) { relay.heartbeat(); relay.rejoin(); } },
     onOver() { conversationOver(); },
     onState(state) { document.body.dataset.socket = state; },
   });
-  const relay = StudioRelay.create(config.conversationId, (text) => socket.send(text));
+  const relay = StudioRelay.create(
+    config.conversationId,
+    (text) => socket.send(text),
+    (participantId) => StudioRelay.sendBeacon(config.leftUrl, { participant_id: participantId }),
+  );
 
   function setStatus(/** @type {string} */ text, /** @type {string} */ kind) {
     const status = $("join-status");
@@ -85,10 +89,12 @@
       dailyConfig: { avoidEval: true },
     });
     call = current;
-    // In a real room the page reports people itself (relay.js); the sandbox's room does.
+    // The person's own page reports the person and the replica's words, nothing more: the
+    // studio takes no word from it about anyone else, or about the recording (relay.js).
     StudioRelay.watchCall(current, relay, {
-      reportPresence: config.mode === "daily",
+      reportOthers: false,
       record: config.record,
+      reportRecording: false,
       onEnvelope: JoinCaptions.show,
     });
     current.on("joined-meeting", (e) => { if (current === call) onJoined(e.participants); });
@@ -265,8 +271,6 @@
   function leave() {
     if (!call || leftOnPurpose) return;
     leftOnPurpose = true;
-    const local = call.participants().local;
-    if (config.mode === "daily" && local) relay.presence("conversation.left", local);
     call.leave().catch(() => {}).then(() => {
       inCall = false;
       stopEverything();

@@ -413,6 +413,10 @@
               return this._fail(REFUSALS[data.status] || "connection-error", data.message || data.error || "Can't join this call.");
             }
             this._room = data;
+            // The room's id for this person, as Daily's session_id is (and Daily's user_id is
+            // the session id too when no meeting token names one): the sandbox's own
+            // conversation.joined/left carry the same id, so the studio counts one person.
+            this._local.session_id = data.participant_id;
             this._local.user_id = data.participant_id;
             Object.keys(data.urls).forEach((name) => { this._urls[name] = onThisOrigin(data.urls[name]); });
             return Promise.all([

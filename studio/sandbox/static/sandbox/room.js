@@ -186,6 +186,12 @@
           return finish("error", "Error", "Can't join this call", res.data.message || "");
         }
         joined = true;
+        // Who this page is in the room, as a call frame's joined-meeting tells its parent
+        // (participants.local): the parent reports its own person by this id.
+        toParent({
+          message_type: "sandbox", event_type: "joined-meeting",
+          participant_id: config.participant_id, name: config.name,
+        });
         lastSeq = res.data.joined.seq - 1;
         deliver(res.data.joined);
         if (!res.data.replica_joined) setState("waiting", "Waiting for the replica");

@@ -1,0 +1,98 @@
+"""Which Tavus, which key, which public address, which limit: read here, everywhere.
+
+Each value is the environment's when set (settings.py reads it at start), else what an admin
+saved on the Settings page, else the default. The saved row is cached for CACHE_SECONDS in
+each process, so a page does not cost a query per value, while a change made through another
+server process applies here within seconds without a restart.
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError
+
+TAVUS_API_BASE = "https://tavusapi.com"
+CACHE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Stored:
+    api_key: str = ""
+    api_base: str = ""
+    public_url: str = ""
+    concurrency_limit: int | None = None
+
+
+_cache: tuple[float, Stored] | None = None
+
+
+def stored() -> Stored:
+    """The Settings page's values (cached briefly)."""
+    global _cache
+    now = time.monotonic()
+    cached = _cache
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    from studio.connection.models import TavusConnection
+
+    try:
+        row = TavusConnection.objects.filter(pk=1).first()
+    except DatabaseError:
+        # Before the first migrate (manage.py check, collectstatic): nothing saved yet.
+        return Stored()
+    value = Stored()
+    if row is not None:
+        value = Stored(row.api_key, row.api_base, row.public_url, row.concurrency_limit)
+    _cache = (now, value)
+    return value
+
+
+def forget() -> None:
+    """Read the saved row again on the next call (after a save, and between tests)."""
+    global _cache
+    _cache = None
+
+
+def api_key() -> str:
+    """The Tavus API key, or "" when the studio runs on its sandbox."""
+    return settings.TAVUS_API_KEY or stored().api_key
+
+
+def mode() -> str:
+    """ "tavus" with a key, else "sandbox"."""
+    return "tavus" if api_key() else "sandbox"
+
+
+def sandbox_base() -> str:
+    return f"http://127.0.0.1:{settings.PORT}/sandbox"
+
+
+def api_base() -> str:
+    if settings.TAVUS_API_BASE:
+        return settings.TAVUS_API_BASE.rstrip("/")
+    if mode() == "sandbox":
+        return sandbox_base()
+    return (stored().api_base or TAVUS_API_BASE).rstrip("/")
+
+
+def public_url() -> str:
+    """The studio's address as Tavus (and participants) reach it; webhooks go to /hooks/."""
+    if not settings.STUDIO_PUBLIC_URL_FROM_ENV:
+        saved = stored().public_url
+        if saved:
+            return saved.rstrip("/")
+    return settings.STUDIO_PUBLIC_URL.rstrip("/")
+
+
+def concurrency_limit() -> int | None:
+    """The plan's concurrent conversations; None: no local check."""
+    if settings.TAVUS_CONCURRENCY_LIMIT is not None:
+        return settings.TAVUS_CONCURRENCY_LIMIT
+    return stored().concurrency_limit
+
+
+def for_sandbox() -> tuple[bool, str]:
+    """What the built-in sandbox asks (settings.SANDBOX_HOST): whether the studio runs on it
+    now, and the studio's public address, the only place it calls back and downloads from."""
+    return mode() == "sandbox", public_url()
