@@ -13,9 +13,11 @@ conversation the hop per delivered message took ~15 % of the event loop, and a r
 ingest queued behind those hops, so the relay fell behind its room. Then what was left per
 delivered message was mostly the task and `asyncio.wait` per message. Here the socket's own
 messages (connect, receive, disconnect) are handled in order as before, and the channel layer's
-(`push`, `command`: they only send) by one long-lived task, started once `connect` is handled,
-which takes each message as it comes. A page's pushes therefore keep flowing while its relayed
-event is being stored.
+by one long-lived task, started once `connect` is handled, which takes each message as it
+comes. A `push` (HTML to send on, nothing else) goes out at once, so a page's pushes keep
+flowing while its relayed event is being stored; any other message (a steering command, the
+join page's `replaced`) waits until the socket's own handler is done, as before, since its
+handler may change the consumer's state.
 
 Measured (bench/fanout.py; bench/RESULTS.md "Findings and fixes", 1 and 5, and "Fan-out,
 third pass"): without the hop the relay keeps up with 50 events a second; the task per
@@ -40,8 +42,10 @@ log = logging.getLogger(__name__)
 class NoHopWebsocketConsumer(AsyncWebsocketConsumer):
     """AsyncWebsocketConsumer whose handlers run straight from the event loop, with the
     channel layer's messages taken by a task of their own (see the module's docstring).
-    Handlers of channel-layer messages may run while a socket message's handler awaits:
-    they must only send."""
+    Message types in `unordered` are handled even while a socket message's handler awaits:
+    their handlers must only send."""
+
+    unordered = frozenset({"push"})
 
     async def __call__(self, scope, receive, send):
         self.scope = scope
@@ -49,10 +53,13 @@ class NoHopWebsocketConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
+        self.in_order = asyncio.Lock()  # one handler at a time, `unordered` ones aside
         layer_task = None
         try:
             while True:
-                await self.dispatch(await receive())
+                message = await receive()
+                async with self.in_order:
+                    await self.dispatch(message)
                 if layer_task is None and self.channel_layer is not None:
                     # After `connect`: what the groups sent meanwhile waits in the channel
                     # and follows the page's first state, as before.
@@ -72,7 +79,11 @@ class NoHopWebsocketConsumer(AsyncWebsocketConsumer):
             if self.closing:
                 continue  # nothing more goes to a socket we are closing; disconnect ends this
             try:
-                await self.dispatch(message)
+                if message.get("type") in self.unordered:
+                    await self.dispatch(message)
+                else:
+                    async with self.in_order:
+                        await self.dispatch(message)
             except OSError:
                 return  # the client went away under a push (uvicorn's ClientDisconnected)
             except Exception:

@@ -1,5 +1,5 @@
 """studio.lib.consumers.NoHopWebsocketConsumer: channel-layer messages taken by a task of their
-own, after `connect`, beside the socket's own messages."""
+own, after `connect`; pushes beside the socket's own messages, anything else after them."""
 
 import asyncio
 import logging
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db]
 
 class Page(NoHopWebsocketConsumer):
     """A socket in group `lib-test`: `push` messages are sent on; a socket message waits for
-    the test to let it go; `fail` is a handler with a bug."""
+    the test to let it go; `fail` is a handler with a bug; `note` is any other message."""
 
     released: asyncio.Event
 
@@ -38,6 +38,9 @@ class Page(NoHopWebsocketConsumer):
 
     async def fail(self, message):
         raise RuntimeError("a bug in a handler")
+
+    async def note(self, message):
+        await self.send(text_data="noted")
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard("lib-test", self.channel_name)
@@ -70,6 +73,20 @@ async def test_pushes_keep_flowing_while_a_socket_message_is_handled():
     assert await page.receive_from() == "meanwhile"
     Page.released.set()
     assert await page.receive_from() == "stored caption 1"
+    await page.disconnect()
+
+
+async def test_other_group_messages_wait_for_the_socket_message_being_handled():
+    # Their handlers may change the consumer's state (the join page's `replaced`): in order.
+    page = await connected()
+    await page.receive_from()
+    await page.receive_from()
+    await page.send_to(text_data="caption 2")
+    await get_channel_layer().group_send("lib-test", {"type": "note"})
+    assert await page.receive_nothing(timeout=0.3)
+    Page.released.set()
+    assert await page.receive_from() == "stored caption 2"
+    assert await page.receive_from() == "noted"
     await page.disconnect()
 
 
