@@ -218,7 +218,8 @@ REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub, once per process per group message (studio/lib/layers.py).
+            "BACKEND": "studio.lib.layers.RedisFanOutChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }

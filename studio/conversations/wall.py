@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from studio.connection import current
 from studio.conversations import push
-from studio.conversations.models import Conversation, Event, Lease, Utterance
+from studio.conversations.models import (
+    Conversation,
+    Event,
+    Lease,
+    Utterance,
+    end_reason_words,
+)
 from studio.conversations.push import Pushes
 
 PAGE = "conversations/monitor.html"
@@ -149,10 +155,17 @@ def board(now=None) -> dict:
     holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
     billed = sum((now - c.created_at).total_seconds() for c in holders)
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    recent = Conversation.objects.filter(
-        status=Conversation.ENDED, ended_at__gte=now - timedelta(hours=1)
+    recent = (
+        Conversation.objects.filter(status=Conversation.ENDED)
+        .filter(ended_at__gte=now - timedelta(hours=1))
+        .order_by()
+        .values_list("end_reason")
+        .annotate(n=Count("pk"))
     )
-    reasons = Counter(c.end_reason_text for c in recent.only("end_reason", "status"))
+    # Counted in the database: the last hour's endings can be hundreds of rows.
+    reasons = Counter()
+    for reason, n in recent:
+        reasons[end_reason_words(reason)] += n
     return {
         "limit": current.concurrency_limit(),
         "holders": holders,
@@ -187,6 +200,11 @@ def _audiences(c: Conversation) -> tuple[str, str]:
     return (push.MONITOR_ALL, push.monitor_user_group(c.launched_by_id))
 
 
+# The board and the "recently ended" strips sum up every conversation: in a burst of endings
+# each is rendered at most this often (push.throttled), a single ending at once.
+SUMMARY_EVERY = 0.5  # seconds
+
+
 def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
     """A conversation changed state: its tile (or its move to "recently ended") and, when it
     was just launched or has ended, the board."""
@@ -194,17 +212,34 @@ def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
         html = render("tile", **tile_context(c))
         pushes = [(group, html) for group in _audiences(c)]
     else:
-        # The "recently ended" strip differs by who may see what: one render per audience.
         gone = render("tile-gone", conversation=c)
-        pushes = [(push.MONITOR_ALL, gone + render("recent", recent=recently_ended(None)))]
+        pushes = [(push.MONITOR_ALL, gone)]
         if c.launched_by_id:
-            mine = render("recent", recent=recently_ended(c.launched_by))
-            pushes.append((push.monitor_user_group(c.launched_by_id), gone + mine))
+            pushes.append((push.monitor_user_group(c.launched_by_id), gone))
+        pushes += recent_pushes(c.launched_by if c.launched_by_id else None)
     # The board counts slot holders, launches and endings: only a launch or an end changes it.
     # Rendering it on every change cost ~40 % of a webhook; the alert pass refreshes it every
     # few seconds anyway, for the billed minutes.
     if launched or not c.is_live:
-        pushes += board_pushes()
+        pushes += push.throttled("board", lambda _: board_pushes(), SUMMARY_EVERY)
+    return pushes
+
+
+def recent_pushes(launcher) -> Pushes:
+    """The "recently ended" strips: everyone's, and the launcher's own (it differs by who may
+    see what: one render per audience)."""
+
+    def everyone(_) -> Pushes:
+        return [(push.MONITOR_ALL, render("recent", recent=recently_ended(None)))]
+
+    pushes = push.throttled("recent", everyone, SUMMARY_EVERY)
+    if launcher is not None:
+
+        def theirs(_) -> Pushes:
+            mine = render("recent", recent=recently_ended(launcher))
+            return [(push.monitor_user_group(launcher.pk), mine)]
+
+        pushes += push.throttled(f"recent-{launcher.pk}", theirs, SUMMARY_EVERY)
     return pushes
 
 
