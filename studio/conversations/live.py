@@ -63,24 +63,24 @@ def status_pushes(conversation: Conversation, *, wall_too=True, launched=False) 
     return pushes
 
 
-# A conversation's status panel and wall tile, rendered at most this often when its changes
-# come in a burst (push.throttled): Tavus sends five webhooks or so around an ending, and
-# retries in storms. A single change is not delayed.
+# A conversation's status panel and wall tile are rendered at most this often when its changes
+# come in a burst (push.later): Tavus sends five webhooks or so around an ending, and retries in
+# storms. A single change waits only for the event loop's next turn.
 STATUS_EVERY = 0.5  # seconds
 
 
 def publish_status(conversation: Conversation, *, wall_too=True, launched=False) -> None:
     """Send a state change to the live pages (and, wall_too, the walls), rendered from the
-    conversation as stored: now, or for a burst of changes once more at the end of it."""
+    conversation as stored, on the push path: after the caller is done, once for a burst of
+    changes, and only for the pages and walls that are open."""
     if launched:
         push.send(status_pushes(conversation, launched=True))
         return
-    parts = ("page", "wall") if wall_too else ("page",)
-    push.send(
-        push.throttled(
-            f"status-{conversation.pk}", _status_render(conversation.pk), STATUS_EVERY, parts
-        )
-    )
+    audiences = {"page": [push.conversation_group(conversation.pk)]}
+    if wall_too:
+        audiences["wall"] = wall.tile_groups(conversation)
+    key, render = f"status-{conversation.pk}", _status_render(conversation.pk)
+    push.later(key, render, STATUS_EVERY, audiences)
 
 
 def _status_render(pk: int) -> push.Render:
@@ -92,7 +92,10 @@ def _status_render(pk: int) -> push.Render:
             current = conversations.get(pk=pk)  # get(), not first(): no date ordering to build
         except Conversation.DoesNotExist:
             return []
-        return status_pushes(current, wall_too="wall" in parts)
+        pushes = status_pushes(current, wall_too=False) if "page" in parts else []
+        if "wall" in parts:
+            pushes += wall.tile_pushes(current)
+        return pushes
 
     return render
 

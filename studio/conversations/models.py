@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.signals import post_save
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
@@ -40,15 +41,50 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @functools.cache
-def _by_secret_sql() -> str:
+def _by_secret():
     """A conversation by its webhook secret's hash, with what receiving a webhook needs (the
-    other columns load if asked for). Every webhook starts here, and the ORM's building of
-    the full query (forty columns, the date ordering) was a quarter of a webhook's time
+    other columns load if asked for): the SQL, its fields, and each column's conversions from
+    the database (as the ORM applies them). Every webhook starts here, and the ORM's building
+    of the full query (forty columns, the date ordering) was a quarter of a webhook's time
     (bench/RESULTS.md); the pages' updates read the conversation afresh (live.py)."""
-    fields = ["id", "webhook_secret_hash", "end_received_at", "tavus_id", "status"]
-    fields += ["created_at", "launched_by_id"]
-    table = Conversation._meta.db_table
-    return f"SELECT {', '.join(fields)} FROM {table} WHERE webhook_secret_hash = %s"  # noqa: S608
+    wanted = {"id", "webhook_secret_hash", "end_received_at", "tavus_id", "status"}
+    wanted |= {"created_at", "launched_by_id"}
+    meta = Conversation._meta
+    fields = [f.attname for f in meta.concrete_fields if f.attname in wanted]  # from_db's order
+    sql = f"SELECT {', '.join(fields)} FROM {meta.db_table} WHERE webhook_secret_hash = %s"  # noqa: S608
+    converters = []
+    for i, name in enumerate(fields):
+        column = meta.get_field(name).get_col(meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters += [(i, converter, column) for converter in found]
+    return sql, fields, converters
+
+
+@functools.cache
+def _update_sql(names: tuple[str, ...], statuses: int, unless_set: str) -> str:
+    """Conversation._write()'s UPDATE for one shape of write."""
+    meta = Conversation._meta
+    column = {name: meta.get_field(name).column for name in (*names, unless_set) if name}
+    sql = f"UPDATE {meta.db_table} SET {', '.join(f'{column[n]} = %s' for n in names)}"  # noqa: S608
+    sql += " WHERE id = %s"
+    if statuses:
+        sql += f" AND status IN ({', '.join(['%s'] * statuses)})"
+    if unless_set:
+        sql += f" AND {column[unless_set]} IS NULL"
+    return sql
+
+
+@functools.cache
+def _insert_columns(model) -> list:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _insert_sql(model) -> str:
+    """Event.add()'s INSERT: every column but the id, which it returns."""
+    columns = ", ".join(f.column for f in _insert_columns(model))
+    values = ", ".join(["%s"] * len(_insert_columns(model)))
+    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({values}) RETURNING id"  # noqa: S608
 
 
 def end_reason_words(reason: str) -> str:
@@ -231,11 +267,16 @@ class Conversation(models.Model):
     def for_webhook_secret(cls, secret: str):
         """The conversation a callback URL belongs to, or None (also once the grace is over)."""
         digest = hash_secret(secret)
-        conversation = next(iter(cls.objects.raw(_by_secret_sql(), [digest])), None)
-        if conversation is None or not hmac.compare_digest(
-            conversation.webhook_secret_hash, digest
-        ):
+        sql, fields, converters = _by_secret()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [digest])
+            row = cursor.fetchone()
+        if row is None or not hmac.compare_digest(row[fields.index("webhook_secret_hash")], digest):
             return None
+        row = list(row)
+        for i, converter, column in converters:
+            row[i] = converter(row[i], column, connection)
+        conversation = cls.from_db(connection.alias, fields, row)
         # The grace runs on the studio's clock from when it received the end (end_received_at),
         # not from the shutdown's own timestamp: Tavus retries late deliveries for hours and its
         # clock may differ from ours, and the transcript that follows a shutdown must still get
@@ -363,15 +404,31 @@ class Conversation(models.Model):
 
     def _set(self, **fields):
         """Write only these fields: webhooks, relays and the launch view race each other."""
-        for name, value in fields.items():
-            setattr(self, name, value)
-        type(self).objects.filter(pk=self.pk).update(**fields)
+        self._write(fields)
 
-    def _set_if(self, condition: models.Q, **fields) -> bool:
-        """Write these fields only if the row still meets `condition` (one UPDATE, so two
-        processes racing cannot both do it); True when it did."""
-        if not type(self).objects.filter(condition, pk=self.pk).update(**fields):
-            return False
+    def _set_if(self, statuses: tuple[str, ...], **fields) -> bool:
+        """Write these fields only while the row's status is one of `statuses` (one UPDATE, so
+        two processes racing cannot both do it); True when it did."""
+        return self._write(fields, statuses)
+
+    def _write(self, fields: dict, statuses: tuple[str, ...] = (), unless_set: str = "") -> bool:
+        """UPDATE this row's `fields` (plain values, or a user for a user field), if given only
+        while its status is one of `statuses` and its field `unless_set` is still empty; True
+        when the row was written, and then this object holds the values too. The SQL is built
+        once per shape: the ORM built it again for every write, and on a webhook's path that
+        took three to ten times as long as running it (bench/RESULTS.md, "Webhook ingest,
+        third pass"). Each value goes through its field's own conversion, as update() does."""
+        meta = type(self)._meta
+        values = []
+        for name, value in fields.items():
+            if isinstance(value, models.Model):
+                value = value.pk
+            values.append(meta.get_field(name).get_db_prep_save(value, connection))
+        sql = _update_sql(tuple(fields), len(statuses), unless_set)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*values, self.pk, *statuses])
+            if cursor.rowcount != 1:
+                return False
         for name, value in fields.items():
             setattr(self, name, value)
         return True
@@ -396,7 +453,7 @@ class Conversation(models.Model):
         """Write `fields` only while the status is one of `before`, in one conditional UPDATE:
         the launch view, the reconciler and webhooks race, and whoever gets there first wins
         (the state only moves forward). Returns whether this call moved it."""
-        moved = self._set_if(models.Q(status__in=before), **fields)
+        moved = self._set_if(before, **fields)
         self.refresh_from_db()
         return moved
 
@@ -427,11 +484,10 @@ class Conversation(models.Model):
         # behind our own start cannot be: those fall back to the studio's clock.
         if when is None or when > now or when < self.created_at:
             when = now
-        live = models.Q(status__in=self.LIVE_STATUSES)
         fields = {"ended_at": when, "end_received_at": now, "end_reason": reason}
-        if not self._set_if(live, status=self.ENDED, **fields):
+        if not self._set_if(self.LIVE_STATUSES, status=self.ENDED, **fields):
             return False
-        # _set_if() writes with update(), which sends no post_save: say it here (search listens).
+        # _set_if() writes with an UPDATE, which sends no post_save: say it here (search listens).
         conversation_ended.send(sender=type(self), conversation=self)
         return True
 
@@ -463,9 +519,13 @@ class Conversation(models.Model):
             return None
         try:
             # One transaction: the event and the state it brings land together, and SQLite's
-            # write lock is taken once per webhook rather than once per statement.
+            # write lock is taken once per webhook rather than once per statement. The state
+            # first: on PostgreSQL its row lock queues this webhook behind its conversation's
+            # others, so the events are numbered in the order they were applied (a sequence
+            # numbers rows as they are inserted, not as they commit).
             with transaction.atomic():
-                Event.objects.create(
+                changed = self.apply_webhook(event)
+                Event.add(
                     conversation=self,
                     source=Event.WEBHOOK,
                     event_type=event.event_type,
@@ -473,9 +533,12 @@ class Conversation(models.Model):
                     payload=without_secrets(event.raw),
                     occurred_at=event.timestamp or timezone.now(),
                 )
-                return self.apply_webhook(event)
+                return changed
         except IntegrityError:
-            return None  # its twin, delivered at the same moment, got in first
+            # Its twin, delivered at the same moment, got in first; what this one wrote here
+            # was rolled back.
+            self.refresh_from_db()
+            return None
 
     def apply_webhook(self, event) -> set[str]:
         """Advance the state from a parsed webhook. Returns the names of what changed.
@@ -484,16 +547,10 @@ class Conversation(models.Model):
         props = event.properties
         when = event.timestamp or timezone.now()
         if event.event_type == "system.replica_joined":
-            # A late join never reopens an ended conversation; it moves a launch on.
-            live = models.Q(status__in=self.LIVE_STATUSES, replica_joined_at=None)
-            starting = (self.LAUNCHING, self.UNKNOWN)
-            status = models.Case(
-                models.When(status__in=starting, then=models.Value(self.ACTIVE)),
-                default=models.F("status"),
-            )
-            was = self.status
-            if self._set_if(live, replica_joined_at=when, status=status):
-                self.status = self.ACTIVE if was in starting else was
+            # A late join never reopens an ended conversation; it moves a launch on (a live
+            # conversation is active once its replica is in).
+            fields = {"replica_joined_at": when, "status": self.ACTIVE}
+            if self._write(fields, self.LIVE_STATUSES, unless_set="replica_joined_at"):
                 changed.add("status")
         elif event.event_type == "system.shutdown":
             if self.mark_ended(event.shutdown_reason or "ended", when):
@@ -573,6 +630,23 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.event_type} ({self.source})"
+
+    @classmethod
+    def add(cls, **fields) -> "Event":
+        """Insert an event as create() does (defaults, conversions, post_save), with the INSERT
+        built once rather than for every webhook (see Conversation._write). Raises
+        IntegrityError when its twin is stored."""
+        event = cls(**fields)
+        columns = _insert_columns(cls)
+        values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in columns]
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(cls), values)
+            event.pk = cursor.fetchone()[0]
+        event._state.adding, event._state.db = False, connection.alias
+        post_save.send(
+            cls, instance=event, created=True, update_fields=None, raw=False, using=connection.alias
+        )
+        return event
 
     @classmethod
     def stored(cls, conversation_id: int, dedupe_key: str) -> bool:

@@ -22,8 +22,10 @@ order. A loop with nothing else to do sends each push at once; a loop that is bu
 socket gets them in one frame. So the batch grows with the load and costs no wait when there is
 none; on Redis it also means one message through Redis per group per turn. Sync code hands its
 pushes to the loop it was called from and returns at once: a worker thread (a webhook's
-request, a relayed event's ingest) never waits behind the loop's deliveries. Measured in
-bench/RESULTS.md ("Fan-out", "Caption wall", "Webhook ingest").
+request, a relayed event's ingest) never waits behind the loop's deliveries. What sums a
+conversation up (its status, the wall's tile and board) is rendered on this path too, after
+the change and only for groups someone listens to (`later`). Measured in bench/RESULTS.md
+("Fan-out", "Caption wall", "Webhook ingest").
 """
 
 import asyncio
@@ -31,8 +33,6 @@ import contextlib
 import contextvars
 import logging
 import os
-import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable
 
@@ -43,7 +43,7 @@ from channels.layers import get_channel_layer
 log = logging.getLogger(__name__)
 
 type Pushes = list[tuple[str, str]]  # (group, HTML), in the order they are to go out
-type Render = Callable[[frozenset[str]], Pushes]  # see throttled()
+type Render = Callable[[frozenset[str]], Pushes]  # see later()
 
 MONITOR_ALL, MONITOR_BOARD = "monitor", "monitor-board"
 # A group gets at most one message this often; what comes for it meanwhile waits and goes in
@@ -183,76 +183,127 @@ def send(pushes: Pushes) -> None:
         async_to_sync(_group_send)(_by_group(pushes))
 
 
-class _Throttle:
-    """One event loop's renders asked for by key, at most one per key every so often (see
-    `throttled`); kept per loop, as the renders it schedules run on that loop."""
+async def _listened(groups: set[str]) -> set[str]:
+    """Which of these groups a socket may be in. Asked of the layer when it can tell
+    (studio/lib/layers.py); a layer that cannot, or cannot now, is taken to say all."""
+    listening = getattr(get_channel_layer(), "listening", None)
+    if listening is None or not groups:
+        return groups
+    try:
+        return await listening(groups)
+    except Exception:
+        log.warning("could not ask the channel layer who listens", exc_info=True)
+        return groups
+
+
+class _Later:
+    """One event loop's renders asked for by key (see `later`); kept per loop, as the renders
+    it runs are that loop's pushes."""
 
     def __init__(self):
-        self.lock = threading.Lock()  # asked from request threads and worker threads alike
-        self.rendered: dict[str, float] = {}  # key -> time.monotonic() of its last render
-        self.waiting: dict[str, set[str]] = {}  # key -> what its scheduled render must show
+        # key -> [render, {part: groups}, spacing] still to render, in the order first asked
+        self.waiting: dict[str, list] = {}
+        self.rendered: dict[str, float] = {}  # key -> loop.time() of its last render
+        self.running: asyncio.Task | None = None
+        self.wake = asyncio.Event()
 
-    def ask(self, loop, key: str, render: Render, every: float, parts: Iterable[str]) -> Pushes:
-        now = time.monotonic()
-        with self.lock:
-            if key in self.waiting:
-                self.waiting[key].update(parts)  # the scheduled render shows this change too
-                return []
-            due = self.rendered.get(key, -every) + every
-            later = now < due
-            if later:
-                self.waiting[key] = set(parts)
-            else:
-                self._rendered(key, now)
-        if not later:
-            return render(frozenset(parts))
-        # In a context of its own: the render must not run inside the request that asked for
-        # it (asgiref ties a request's worker thread to the request's context).
-        loop.call_soon_threadsafe(
-            self._schedule, key, render, due - now, context=contextvars.Context()
-        )
-        return []
+    def ask(self, key: str, render: Render, every: float, audiences: dict) -> None:
+        entry = self.waiting.setdefault(key, [render, {}, every])
+        entry[0], entry[2] = render, every  # the latest asker's: it knows the latest state
+        for part, groups in audiences.items():
+            entry[1][part] = tuple(dict.fromkeys((*entry[1].get(part, ()), *groups)))
+        self.wake.set()
+        if self.running is None:
+            self.running = asyncio.get_running_loop().create_task(self._run())
 
-    def _rendered(self, key: str, now: float) -> None:
-        self.rendered[key] = now
-        if len(self.rendered) > 10_000:  # keys name conversations: forget the quiet ones
-            self.rendered = {k: t for k, t in self.rendered.items() if now - t < 60}
+    def _due(self, key: str) -> float:
+        return self.rendered.get(key, float("-inf")) + self.waiting[key][2]
 
-    def _schedule(self, key: str, render: Render, delay: float) -> None:
-        asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(self._render_later(key, render))
-        )
-
-    async def _render_later(self, key: str, render: Render) -> None:
-        with self.lock:
-            parts = frozenset(self.waiting.pop(key, ()))
-            self._rendered(key, time.monotonic())
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            _add(await database_sync_to_async(render)(parts))
+            while self.waiting:
+                now = loop.time()
+                due = [key for key in self.waiting if now >= self._due(key)]
+                if not due:
+                    self.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self.wake.wait(), min(map(self._due, self.waiting)) - now
+                        )
+                    continue
+                asked = [(key, *self.waiting.pop(key)) for key in due]
+                # Only the parts someone may see: nobody watching, nothing rendered (a socket
+                # that joins later reads the whole state when it connects). One question to
+                # the layer for the whole round.
+                heard = await _listened(
+                    {g for _, _, parts, _ in asked for gs in parts.values() for g in gs}
+                )
+                jobs = []
+                for key, render, audiences, _ in asked:
+                    parts = frozenset(
+                        p for p, groups in audiences.items() if heard.intersection(groups)
+                    )
+                    if parts:
+                        self.rendered[key] = now
+                        jobs.append((key, render, parts))
+                if jobs:
+                    # Every render due in one trip to a worker thread, and out together.
+                    _add(await database_sync_to_async(_render_all)(jobs))
+                if len(self.rendered) > 10_000:  # keys name conversations: forget quiet ones
+                    self.rendered = {k: t for k, t in self.rendered.items() if now - t < 60}
+        finally:
+            self.running = None
+
+
+def _render_all(jobs) -> Pushes:
+    pushes: Pushes = []
+    for key, render, parts in jobs:
+        try:
+            pushes += render(parts)
         except Exception:
             log.exception("rendering %s for its push failed", key)
+    return pushes
 
 
-_throttles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> _Throttle
-_throttles_lock = threading.Lock()
+_laters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> _Later
 
 
-def throttled(key: str, render: Render, every: float, parts: Iterable[str] = ()) -> Pushes:
-    """render(parts)'s pushes, for the caller to send with its own; but if `key` was rendered
-    less than `every` seconds ago, none now, and one render `every` seconds after the last,
-    sent from the event loop, of all the parts asked for meanwhile. For what sums up a
-    conversation or all of them (a live page's status, the wall's board): a burst of changes
-    (Tavus's webhooks around an ending, a storm of retries, 700 endings in a benchmark) costs
-    a few renders, not one each, and shows the state after the last; a single change is not
-    delayed at all. Outside a server (a management command, a plain test) it always renders."""
+def _ask_later(key: str, render: Render, every: float, audiences: dict) -> None:
+    """On the loop: hand the render to its _Later."""
+    loop = asyncio.get_running_loop()
+    later_ = _laters.get(loop)
+    if later_ is None:
+        later_ = _laters[loop] = _Later()
+    later_.ask(key, render, every, audiences)
+
+
+def later(key: str, render: Render, every: float, audiences: dict[str, Iterable[str]]) -> None:
+    """Render on the push path instead of here, and send what it returns. For what sums up a
+    conversation or all of them (a live page's status, the wall's tile, board and strips),
+    which a webhook, a relayed event or a job changes and whose render costs more than the
+    change itself.
+
+    `audiences` names the parts the render can show and the groups each part goes to; the
+    render gets the parts someone may be listening to, and is not run when nobody is. Asked
+    again before it ran, it runs once, with every part asked meanwhile; and a key renders at
+    most once every `every` seconds, so a burst of changes (Tavus's webhooks around an
+    ending, a storm of retries, 700 endings in a benchmark) costs a few renders, not one
+    each, and shows the state after the last. The first change waits for no more than the
+    loop's next turn. The render reads what it shows afresh: it runs after the change was
+    committed, in a worker thread, with every other render due at that moment.
+
+    Outside a server (a management command, a plain test) it renders and sends at once."""
     loop = _serving_loop()
     if loop is None:
-        return render(frozenset(parts))
-    with _throttles_lock:
-        throttle = _throttles.get(loop)
-        if throttle is None:
-            throttle = _throttles[loop] = _Throttle()
-    return throttle.ask(loop, key, render, every, parts)
+        send(render(frozenset(audiences)))
+        return
+    audiences = {part: tuple(groups) for part, groups in audiences.items()}
+    # In a context of its own: the render must not run inside the request that asked for it
+    # (asgiref ties a request's worker thread to the request's context).
+    loop.call_soon_threadsafe(
+        _ask_later, key, render, every, audiences, context=contextvars.Context()
+    )
 
 
 def send_command(pk: int, event_id: int, envelope: dict) -> None:

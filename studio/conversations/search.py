@@ -26,6 +26,14 @@ from django.utils.safestring import SafeString, mark_safe
 
 from studio.conversations.models import Conversation, Event, Lease, Utterance, conversation_ended
 
+# Whether a conversation's captions are what its search entry holds (no transcript yet), and
+# its status; and those captions in order.
+CAPTIONS_STATE = (
+    "SELECT transcript IS NOT NULL, status FROM conversations_conversation WHERE id = %s"
+)
+CAPTION_LINES = (
+    "SELECT text FROM conversations_utterance WHERE conversation_id = %s ORDER BY spoken_at, id"
+)
 # SQLite: the FTS5 virtual table conversations_search, rowid = conversation id.
 SQLITE_DELETE = "DELETE FROM conversations_search WHERE rowid = %s"
 # One statement, so two writers racing on one conversation cannot both insert.
@@ -89,8 +97,20 @@ def document(conversation: Conversation) -> str:
             and isinstance(item.get("content"), str)
         ]
     else:
-        lines = conversation.utterances.values_list("text", flat=True)
+        lines = _caption_lines(conversation.pk)
+    return _text(lines)
+
+
+def _text(lines: Iterable[str]) -> str:
     return _CONTROL.sub(" ", "\n".join(line for line in lines if line))
+
+
+def _caption_lines(pk: int) -> list[str]:
+    # Plain SQL: every ending and every indexed caption asks, and the ORM took longer to build
+    # the two statements here than to run them (bench/RESULTS.md, "Webhook ingest, third pass").
+    with connection.cursor() as cursor:
+        cursor.execute(CAPTION_LINES, [pk])
+        return [text for (text,) in cursor.fetchall()]
 
 
 def index_conversation(conversation: Conversation) -> None:
@@ -150,16 +170,16 @@ def index_captions(pk: int, *, throttled: bool = False) -> None:
     # caught by the next caption, the catch-up job and the end).
     if throttled and now - _last_indexed.get(pk, -LIVE_INDEX_EVERY) < LIVE_INDEX_EVERY:
         return
-    conversation = (
-        Conversation.objects.only("pk", "transcript", "status").filter(pk=pk).order_by().first()
-    )
-    if conversation is None or conversation.transcript is not None:
+    with connection.cursor() as cursor:
+        cursor.execute(CAPTIONS_STATE, [pk])
+        row = cursor.fetchone()
+    if row is None or row[0]:  # gone, or its transcript is in
         return
-    if throttled and conversation.is_live:
+    if throttled and row[1] in Conversation.LIVE_STATUSES:
         if len(_last_indexed) > 10_000:
             _last_indexed.clear()
         _last_indexed[pk] = now
-    index_conversation(conversation)
+    index_many([(pk, _text(_caption_lines(pk)))])
 
 
 def catch_up(now=None) -> int:

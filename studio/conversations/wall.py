@@ -200,14 +200,20 @@ def _audiences(c: Conversation) -> tuple[str, str]:
     return (push.MONITOR_ALL, push.monitor_user_group(c.launched_by_id))
 
 
+def tile_groups(c: Conversation) -> list[str]:
+    """Every group a change to this conversation's tile may reach: its tile's walls, and the
+    board every wall shows (an end moves the board)."""
+    return [*_audiences(c), push.MONITOR_BOARD]
+
+
 # The board and the "recently ended" strips sum up every conversation: in a burst of endings
-# each is rendered at most this often (push.throttled), a single ending at once.
+# each is rendered at most this often (push.later), a single ending on the loop's next turn.
 SUMMARY_EVERY = 0.5  # seconds
 
 
 def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
-    """A conversation changed state: its tile (or its move to "recently ended") and, when it
-    was just launched or has ended, the board."""
+    """A conversation changed state: its tile (or its move to "recently ended"). When it was
+    just launched or has ended, the board is rendered after it on the push path."""
     if c.is_live:
         html = render("tile", **tile_context(c))
         pushes = [(group, html) for group in _audiences(c)]
@@ -216,31 +222,34 @@ def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
         pushes = [(push.MONITOR_ALL, gone)]
         if c.launched_by_id:
             pushes.append((push.monitor_user_group(c.launched_by_id), gone))
-        pushes += recent_pushes(c.launched_by if c.launched_by_id else None)
+        publish_recent(c.launched_by if c.launched_by_id else None)
     # The board counts slot holders, launches and endings: only a launch or an end changes it.
     # Rendering it on every change cost ~40 % of a webhook; the alert pass refreshes it every
     # few seconds anyway, for the billed minutes.
     if launched or not c.is_live:
-        pushes += push.throttled("board", lambda _: board_pushes(), SUMMARY_EVERY)
+        publish_board()
     return pushes
 
 
-def recent_pushes(launcher) -> Pushes:
+def publish_recent(launcher) -> None:
     """The "recently ended" strips: everyone's, and the launcher's own (it differs by who may
     see what: one render per audience)."""
 
     def everyone(_) -> Pushes:
         return [(push.MONITOR_ALL, render("recent", recent=recently_ended(None)))]
 
-    pushes = push.throttled("recent", everyone, SUMMARY_EVERY)
+    push.later("recent", everyone, SUMMARY_EVERY, {"all": [push.MONITOR_ALL]})
     if launcher is not None:
+        group = push.monitor_user_group(launcher.pk)
 
         def theirs(_) -> Pushes:
-            mine = render("recent", recent=recently_ended(launcher))
-            return [(push.monitor_user_group(launcher.pk), mine)]
+            return [(group, render("recent", recent=recently_ended(launcher)))]
 
-        pushes += push.throttled(f"recent-{launcher.pk}", theirs, SUMMARY_EVERY)
-    return pushes
+        push.later(f"recent-{launcher.pk}", theirs, SUMMARY_EVERY, {"own": [group]})
+
+
+def publish_board() -> None:
+    push.later("board", lambda _: board_pushes(), SUMMARY_EVERY, {"board": [push.MONITOR_BOARD]})
 
 
 def board_pushes(now=None) -> Pushes:

@@ -104,6 +104,11 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
         self._clean_expired()
         self._deliver(group, deepcopy(message))  # the sender may change its dict afterwards
 
+    async def listening(self, groups) -> set[str]:
+        """Which of these groups have a channel in them: the push path renders nothing for a
+        group nobody is in (studio/conversations/push.py, `later`)."""
+        return {group for group in groups if self.groups.get(group)}
+
     def _deliver(self, group: str, shared: dict) -> None:
         expires = time.time() + self.expiry
         for channel in list(self.groups.get(group, ())):
@@ -210,6 +215,17 @@ class _LoopLayer(FanOutInMemoryChannelLayer):
             self.subscribed.discard(key)
             await self.pubsub.unsubscribe(key)
 
+    async def listening(self, groups) -> set[str]:
+        """Which of these groups have a channel in them in any process: a process subscribes
+        to a group's Redis channel while one of its channels is in it, so Redis counts the
+        processes (one round trip for all the groups)."""
+        found = await super().listening(groups)
+        others = {self._group_key(group): group for group in groups if group not in found}
+        if others:
+            counts = await self.redis.pubsub_numsub(*others)
+            found |= {others[key.decode()] for key, subscribers in counts if subscribers}
+        return found
+
     async def group_send(self, group, message):
         # This loop's members at once; every other process through Redis, once.
         await super().group_send(group, message)
@@ -286,6 +302,9 @@ class RedisFanOutChannelLayer:
 
     async def group_send(self, group, message):
         await self._layer().group_send(group, message)
+
+    async def listening(self, groups):
+        return await self._layer().listening(groups)
 
     async def flush(self):
         layer = self._layers.pop(asyncio.get_running_loop(), None)

@@ -56,10 +56,14 @@ class WebhookEvent:
 
 def parse_webhook(data: Any) -> WebhookEvent:
     """A conversation callback body (a dict, or the raw JSON text) as a WebhookEvent."""
+    text = data if isinstance(data, bytes | str) else None
     data = _decode(data, keep_nul=True)
     conversation_id = _identifier(data, "conversation_id", limit=100)
     original = _identifier(data, "event_type")
-    data = _clean(data)  # the names are clean; NUL elsewhere is dropped
+    # The names are clean; NUL elsewhere is dropped. JSON text can only carry a NUL escaped,
+    # so a body without one needs no second walk through it.
+    if text is None or (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
+        data = _clean(data)
     event_type = EVENT_TYPE_ALIASES.get(original, original)
     message_type = _optional_text(data, "message_type") or event_type.partition(".")[0]
     properties = _normalise_properties(_properties(data))

@@ -224,8 +224,11 @@ async def test_monitor_socket_gets_new_tiles_by_visibility():
     assert await oscars_wall.receive_nothing(timeout=0.3)
     await sync_to_async(conversation.mark_ended)("participant_left_timeout")
     await sync_to_async(live.publish_status)(conversation)
+    # The tile goes; the "recently ended" strip and the board are rendered after it.
     gone = await wall.receive_from()
-    assert 'hx-swap-oob="delete"' in gone and "Everyone left" in gone
+    assert f'<article id="tile-{conversation.pk}" hx-swap-oob="delete">' in gone
+    after = await wall.receive_from() + await wall.receive_from()
+    assert 'id="recent"' in after and "Everyone left" in after and 'id="board"' in after
     await wall.disconnect()
     await oscars_wall.disconnect()
 
@@ -270,7 +273,9 @@ async def test_webhooks_update_the_wall_only_for_what_it_shows():
     # The end moves the tile to "recently ended" and refreshes the board.
     await sync_to_async(post)("system.shutdown", shutdown_reason="participant_left_timeout")
     assert 'hx-swap-oob="delete"' in await wall.receive_from()
-    assert 'id="board"' in await wall.receive_from()
+    # Then the "recently ended" strip and the board, rendered after the tile.
+    after = await wall.receive_from() + await wall.receive_from()
+    assert 'id="recent"' in after and 'id="board"' in after
     await wall.disconnect()
     await page.disconnect()
 

@@ -1,5 +1,5 @@
 """studio.conversations.push: batching in the push path (whatever the channel layer), sending
-from sync code without waiting, and throttled renders."""
+from sync code without waiting, and renders on the push path (`later`)."""
 
 import asyncio
 
@@ -89,49 +89,111 @@ def test_nothing_to_send_sends_nothing():
     push.send([("push-a", ""), ("push-b", "")])  # no loop, no layer call, no error
 
 
-@pytest.mark.asyncio
-@pytest.mark.django_db  # the later render runs through database_sync_to_async
-async def test_a_throttled_render_runs_now_then_once_for_a_burst_with_every_part_asked():
-    layer, channel = await listener("push-t")
+def _recorder(group):
     renders = []
 
     def render(parts):
         renders.append(sorted(parts))
-        return [("push-t", f"render {len(renders)}")]
+        return [(group, f"render {len(renders)}")]
 
-    def ask(*parts):
-        pushes = push.throttled("test-key", render, 0.2, parts)
-        push.send(pushes)
-        return pushes
-
-    first = await sync_to_async(ask)("page")
-    later = [await sync_to_async(ask)(part) for part in ("page", "wall", "page")]
-    assert first == [("push-t", "render 1")] and later == [[], [], []]
-    got = await received(layer, channel, 2)
-    assert [m["html"] for m in got] == ["render 1", "render 2"]
-    assert renders == [["page"], ["page", "wall"]]  # one render later, of all that was asked
-    assert await nothing_more(layer, channel)
-
-
-def test_a_throttled_render_outside_a_server_always_runs():
-    calls = []
-    for _ in range(3):
-        push.throttled("test-key", lambda parts: calls.append(parts) or [], 10)
-    assert len(calls) == 3
+    return renders, render
 
 
 @pytest.mark.asyncio
-async def test_each_event_loop_throttles_on_its_own():
-    # A render scheduled on a loop that has since closed must not hold back a new loop's.
+@pytest.mark.django_db  # renders run through database_sync_to_async
+async def test_a_later_render_runs_after_the_caller_then_once_for_a_burst_with_every_part():
+    layer, channel = await listener("push-t")
+    renders, render = _recorder("push-t")
+
+    def ask(*parts):
+        push.later("test-key", render, 0.2, {part: ["push-t"] for part in parts})
+        return list(renders)  # what had rendered by the time the caller returned
+
+    assert await sync_to_async(ask)("page") == []  # not in the caller's thread
+    assert [m["html"] for m in await received(layer, channel, 1)] == ["render 1"]
+    for part in ("page", "wall", "page"):
+        await sync_to_async(ask)(part)
+    assert [m["html"] for m in await received(layer, channel, 1)] == ["render 2"]
+    assert renders == [["page"], ["page", "wall"]]  # one render for the burst, of all it asked
+    assert await nothing_more(layer, channel)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db
+async def test_a_later_render_shows_only_the_parts_someone_listens_to():
+    layer, channel = await listener("push-page")
+    renders, render = _recorder("push-page")
+
+    def ask(audiences):
+        push.later("test-key", render, 0, audiences)
+
+    await sync_to_async(ask)({"page": ["push-page"], "wall": ["push-wall", "push-board"]})
+    await received(layer, channel, 1)
+    assert renders == [["page"]]
+    # Nobody in any of its groups: not rendered at all.
+    await sync_to_async(ask)({"wall": ["push-wall", "push-board"]})
+    await asyncio.sleep(0.2)
+    assert renders == [["page"]]
+    # A socket joins the board: the next change renders for it.
+    await layer.group_add("push-board", channel)
+    await sync_to_async(ask)({"wall": ["push-wall", "push-board"]})
+    await received(layer, channel, 1)
+    assert renders == [["page"], ["wall"]]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db
+async def test_renders_due_together_go_out_together_and_a_failing_one_spoils_nothing():
+    layer, channel = await listener("push-a", "push-b")
+
+    def broken(parts):
+        raise RuntimeError("template went missing")
+
     def ask():
-        return push.throttled("shared-key", lambda parts: [("g", "rendered")], 60)
+        push.later("key-a", lambda parts: [("push-a", "a")], 0, {"a": ["push-a"]})
+        push.later("key-broken", broken, 0, {"a": ["push-a"]})
+        push.later("key-b", lambda parts: [("push-b", "b")], 0, {"b": ["push-b"]})
 
-    assert await sync_to_async(ask)() == [("g", "rendered")]
+    await sync_to_async(ask)()
+    got = await received(layer, channel, 2)
+    assert sorted(m["html"] for m in got) == ["a", "b"]
+    assert await nothing_more(layer, channel)
 
-    def in_another_loop():
-        async def run():
-            return await sync_to_async(ask)()
 
-        return asyncio.run(run())
+def test_a_later_render_outside_a_server_renders_and_sends_at_once():
+    calls = []
 
-    assert await asyncio.to_thread(in_another_loop) == [("g", "rendered")]
+    async def listen():
+        return await listener("push-a")
+
+    loop = asyncio.new_event_loop()
+    try:
+        layer, channel = loop.run_until_complete(listen())
+        for _ in range(2):
+            push.later("test-key", lambda parts: calls.append(parts) or [("push-a", "x")], 10, {
+                "page": ["push-a"]
+            })
+        assert calls == [frozenset({"page"})] * 2
+        got = loop.run_until_complete(received(layer, channel, 2))
+        assert [m["html"] for m in got] == ["x", "x"]
+    finally:
+        loop.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db
+async def test_each_event_loop_spaces_its_renders_on_its_own():
+    # A render spaced on a loop that has since closed must not hold back a new loop's.
+    def ask(done):
+        push.later("shared-key", lambda parts: done.append(parts) or [], 60, {"p": ["g"]})
+
+    async def twice(done):
+        layer, channel = await listener("g")
+        await sync_to_async(ask)(done)
+        while not done:
+            await asyncio.sleep(0.01)
+
+    first, second = [], []
+    await twice(first)
+    await asyncio.to_thread(lambda: asyncio.run(twice(second)))
+    assert first == second == [frozenset({"p"})]

@@ -95,6 +95,17 @@ def test_flush_forgets_channels_and_groups():
     assert asyncio.run(scenario()) == ({}, {})
 
 
+def test_the_layer_says_which_groups_have_a_member():
+    async def scenario():
+        layer = FanOutInMemoryChannelLayer()
+        (channel,) = await members(layer, 1, group="watched")
+        before = await layer.listening({"watched", "empty"})
+        await layer.group_discard("watched", channel)
+        return before, await layer.listening({"watched", "empty"})
+
+    assert asyncio.run(scenario()) == ({"watched"}, set())
+
+
 # --- Redis: several processes ----------------------------------------------------------------
 
 
@@ -192,6 +203,26 @@ def test_a_process_whose_last_member_left_stops_hearing_the_group():
     queued, subscribed = asyncio.run(scenario())
     assert queued is None
     assert not any(":group:" in key for key in subscribed)
+
+
+@needs_redis
+def test_a_group_with_a_member_in_any_process_is_listened_to():
+    prefix = f"test-{secrets.token_hex(4)}"
+
+    async def scenario():
+        one, two = redis_layer(prefix), redis_layer(prefix)
+        await members(one, 1, group="here")
+        (theirs,) = await members(two, 1, group="there")
+        await settle()
+        both = await one.listening({"here", "there", "nowhere"})
+        await two.group_discard("there", theirs)
+        await settle()
+        after = await one.listening({"here", "there", "nowhere"})
+        await one.flush()
+        await two.flush()
+        return both, after
+
+    assert asyncio.run(scenario()) == ({"here", "there"}, {"here"})
 
 
 @needs_redis
