@@ -404,7 +404,10 @@ def main():
     try:
         workspace.setup_django()
         people, conversations = setup(args.conversations)
-        server = workspace.server()
+        # The reconciler passes once at start-up and not again during the run: the bench's
+        # conversations exist only in the studio's database, so each pass would ask the sandbox
+        # about every one of them (as bench/webhooks.py, which says the same).
+        server = workspace.server(RECONCILE_INTERVAL=3600)
         server.wait_ready()
         studio = asyncio.run(studio_run(args, server, people, conversations))
     finally:

@@ -181,8 +181,14 @@ class ConversationOver(EventError):
 
 @database_sync_to_async
 def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> Pushes:
-    """Store and apply a relayed event in a worker thread; the pushes go out from the loop."""
-    conversation = Conversation.objects.get(pk=pk)
+    """Store and apply a relayed event in a worker thread; the pushes go out from the loop.
+    A caption needs little of its conversation, the rarer events load the whole of it."""
+    if envelope.get("event_type") == "conversation.utterance":
+        conversation = Conversation.light("id", pk)
+        if conversation is None:
+            raise Conversation.DoesNotExist(pk)
+    else:
+        conversation = Conversation.objects.get(pk=pk)
     if require_live and not conversation.is_live:
         raise ConversationOver("the conversation has ended")
     event = parse_room_event(envelope, conversation_id=conversation.tavus_id)
@@ -381,7 +387,19 @@ class RoomRelayConsumer(PushConsumer):
     async def heartbeat(self, first: bool) -> None:
         await _page_seen(self.pk, joined=first)
 
+    # The conversation as this socket loaded it when it connected (the staff live page's), or
+    # None. Its id, Tavus id and launcher never change once it has a Tavus id, so the in-room
+    # events that are only shown (live.SHOWN_ONLY: streaming captions, who is speaking) are
+    # checked and rendered with it on the event loop: no trip to a worker thread and the
+    # database for four relayed events in five (bench/RESULTS.md, "Caption wall").
+    conversation: Conversation | None = None
+
     async def ingest(self, envelope: dict) -> Pushes:
+        c = self.conversation
+        if c is not None and c.tavus_id and envelope.get("event_type") in live.SHOWN_ONLY:
+            event = parse_room_event(envelope, conversation_id=c.tavus_id)
+            if event.event_type in live.SHOWN_ONLY:
+                return live.ingest_room_event(c, event)
         return await _ingest(self.pk, envelope, require_live=self.require_live)
 
     async def command(self, event):
@@ -405,6 +423,7 @@ class ConversationConsumer(RoomRelayConsumer):
             await self.close(code=NOT_FOUND if conversation is None else NOT_ALLOWED)
             return
         self.start_relay(pk)
+        self.conversation = conversation
         # Relayed events are taken only from the launcher's or a supervisor's page.
         self.can_relay = conversation.launched_by_id == user.pk or is_supervisor(user)
         await self.channel_layer.group_add(self.group, self.channel_name)

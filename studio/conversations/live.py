@@ -155,8 +155,15 @@ def timeline(conversation: Conversation) -> list[dict]:
     return steps
 
 
+# In-room events the pages show and nobody stores: what they push needs nothing from the
+# database but the conversation's id and launcher, so a socket works them out on the event
+# loop, without a trip to a worker thread (consumers.py). Four in five relayed events are these.
+SHOWN_ONLY = frozenset({"conversation.utterance.streaming", *SPEAKING_EVENTS})
+
+
 def ingest_room_event(conversation: Conversation, event) -> Pushes:
-    """Store and apply one validated in-room event; return what to fan out (maybe nothing)."""
+    """Store and apply one validated in-room event; return what to fan out (maybe nothing).
+    For the SHOWN_ONLY kinds it touches no database."""
     kind = event.event_type
     page = push.conversation_group(conversation.pk)
     if kind == "conversation.utterance":
@@ -166,7 +173,7 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
             # Insert first: a caption is nearly always new, and a read before each one was a
             # query per caption for the rare twin the unique constraint refuses anyway.
             with transaction.atomic():
-                utterance = Utterance.objects.create(
+                utterance = Utterance.add(
                     conversation=conversation,
                     dedupe_key=event.dedupe_key[:200],
                     role=event.role or "user",

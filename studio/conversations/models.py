@@ -41,22 +41,23 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @functools.cache
-def _by_secret():
-    """A conversation by its webhook secret's hash, with what receiving a webhook needs (the
-    other columns load if asked for): the SQL, its fields, and each column's conversions from
-    the database (as the ORM applies them). Every webhook starts here, and the ORM's building
-    of the full query (forty columns, the date ordering) was a quarter of a webhook's time
-    (bench/RESULTS.md); the pages' updates read the conversation afresh (live.py)."""
+def _light_select(column: str):
+    """A conversation by one of its columns, with what receiving a webhook or a relayed caption
+    needs (the other columns load if asked for): the SQL, its fields, and each column's
+    conversions from the database (as the ORM applies them). Every webhook and every relayed
+    caption starts here, and the ORM's building of the full query (forty columns, the date
+    ordering) was a quarter of a webhook's time (bench/RESULTS.md); the pages' updates read
+    the conversation afresh (live.py)."""
     wanted = {"id", "webhook_secret_hash", "end_received_at", "tavus_id", "status"}
     wanted |= {"created_at", "launched_by_id"}
     meta = Conversation._meta
     fields = [f.attname for f in meta.concrete_fields if f.attname in wanted]  # from_db's order
-    sql = f"SELECT {', '.join(fields)} FROM {meta.db_table} WHERE webhook_secret_hash = %s"  # noqa: S608
+    sql = f"SELECT {', '.join(fields)} FROM {meta.db_table} WHERE {column} = %s"  # noqa: S608
     converters = []
     for i, name in enumerate(fields):
-        column = meta.get_field(name).get_col(meta.db_table)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        converters += [(i, converter, column) for converter in found]
+        col = meta.get_field(name).get_col(meta.db_table)
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        converters += [(i, converter, col) for converter in found]
     return sql, fields, converters
 
 
@@ -75,16 +76,33 @@ def _update_sql(names: tuple[str, ...], statuses: int, unless_set: str) -> str:
 
 
 @functools.cache
-def _insert_columns(model) -> list:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+def _insert(model) -> tuple[str, list]:
+    """QuickInsert.add()'s INSERT for `model`: every column but the id, which it returns."""
+    columns = [f for f in model._meta.concrete_fields if not f.primary_key]
+    names, values = ", ".join(f.column for f in columns), ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({values}) RETURNING id"  # noqa: S608
+    return sql, columns
 
 
-@functools.cache
-def _insert_sql(model) -> str:
-    """Event.add()'s INSERT: every column but the id, which it returns."""
-    columns = ", ".join(f.column for f in _insert_columns(model))
-    values = ", ".join(["%s"] * len(_insert_columns(model)))
-    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({values}) RETURNING id"  # noqa: S608
+class QuickInsert:
+    """For the rows written many times a second (webhooks' events, relayed captions)."""
+
+    @classmethod
+    def add(cls, **fields):
+        """Insert a row as create() does (defaults, conversions, post_save), with the INSERT
+        built once rather than for every row (see Conversation._write). Raises IntegrityError
+        when a unique constraint refuses it."""
+        row = cls(**fields)
+        sql, columns = _insert(cls)
+        values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in columns]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            row.pk = cursor.fetchone()[0]
+        row._state.adding, row._state.db = False, connection.alias
+        post_save.send(
+            cls, instance=row, created=True, update_fields=None, raw=False, using=connection.alias
+        )
+        return row
 
 
 def end_reason_words(reason: str) -> str:
@@ -267,16 +285,11 @@ class Conversation(models.Model):
     def for_webhook_secret(cls, secret: str):
         """The conversation a callback URL belongs to, or None (also once the grace is over)."""
         digest = hash_secret(secret)
-        sql, fields, converters = _by_secret()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [digest])
-            row = cursor.fetchone()
-        if row is None or not hmac.compare_digest(row[fields.index("webhook_secret_hash")], digest):
+        conversation = cls.light("webhook_secret_hash", digest)
+        if conversation is None or not hmac.compare_digest(
+            conversation.webhook_secret_hash, digest
+        ):
             return None
-        row = list(row)
-        for i, converter, column in converters:
-            row[i] = converter(row[i], column, connection)
-        conversation = cls.from_db(connection.alias, fields, row)
         # The grace runs on the studio's clock from when it received the end (end_received_at),
         # not from the shutdown's own timestamp: Tavus retries late deliveries for hours and its
         # clock may differ from ours, and the transcript that follows a shutdown must still get
@@ -286,6 +299,21 @@ class Conversation(models.Model):
         if received and timezone.now() > received + grace:
             return None
         return conversation
+
+    @classmethod
+    def light(cls, column: str, value):
+        """The conversation whose `column` (unique) is `value`, with only the few fields a
+        webhook or a relayed caption needs loaded (the others load when asked for), or None."""
+        sql, fields, converters = _light_select(column)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        row = list(row)
+        for i, converter, col in converters:
+            row[i] = converter(row[i], col, connection)
+        return cls.from_db(connection.alias, fields, row)
 
     @classmethod
     def for_join_token(cls, token: str):
@@ -605,7 +633,7 @@ class Conversation(models.Model):
             setattr(self, name, value)
 
 
-class Event(models.Model):
+class Event(QuickInsert, models.Model):
     WEBHOOK, ROOM, STUDIO = "webhook", "room", "studio"
     SOURCES = [(WEBHOOK, "Tavus webhook"), (ROOM, "In-room event"), (STUDIO, "Studio action")]
 
@@ -632,23 +660,6 @@ class Event(models.Model):
         return f"{self.event_type} ({self.source})"
 
     @classmethod
-    def add(cls, **fields) -> "Event":
-        """Insert an event as create() does (defaults, conversions, post_save), with the INSERT
-        built once rather than for every webhook (see Conversation._write). Raises
-        IntegrityError when its twin is stored."""
-        event = cls(**fields)
-        columns = _insert_columns(cls)
-        values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in columns]
-        with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(cls), values)
-            event.pk = cursor.fetchone()[0]
-        event._state.adding, event._state.db = False, connection.alias
-        post_save.send(
-            cls, instance=event, created=True, update_fields=None, raw=False, using=connection.alias
-        )
-        return event
-
-    @classmethod
     def stored(cls, conversation_id: int, dedupe_key: str) -> bool:
         """Whether this event of the conversation is stored already (every webhook asks: a
         plain statement; the ORM's exists() took ten times as long to build as to run)."""
@@ -661,7 +672,7 @@ class Event(models.Model):
             return cursor.fetchone() is not None
 
 
-class Utterance(models.Model):
+class Utterance(QuickInsert, models.Model):
     """A final caption line, stored once (dedupe by seq or inference id)."""
 
     conversation = models.ForeignKey(
