@@ -70,15 +70,14 @@ STATUS_EVERY = 0.5  # seconds
 
 
 def publish_status(conversation: Conversation, *, wall_too=True, launched=False) -> None:
-    """Send a state change to the live pages (and, wall_too, the walls), rendered from the
-    conversation as stored, on the push path: after the caller is done, once for a burst of
-    changes, and only for the pages and walls that are open."""
-    if launched:
-        push.send(status_pushes(conversation, launched=True))
-        return
+    """Send a state change to the live pages (and, wall_too, the walls; launched, the board
+    too), rendered from the conversation as stored, on the push path: after the caller is
+    done, once for a burst of changes, and only for the pages and walls that are open."""
     audiences = {"page": [push.conversation_group(conversation.pk)]}
-    if wall_too:
+    if wall_too or launched:
         audiences["wall"] = wall.tile_groups(conversation)
+    if launched:
+        audiences["launched"] = [push.MONITOR_BOARD]  # the board counts it
     key, render = f"status-{conversation.pk}", _status_render(conversation.pk)
     push.later(key, render, STATUS_EVERY, audiences)
 
@@ -94,7 +93,7 @@ def _status_render(pk: int) -> push.Render:
             return []
         pushes = status_pushes(current, wall_too=False) if "page" in parts else []
         if "wall" in parts:
-            pushes += wall.tile_pushes(current)
+            pushes += wall.tile_pushes(current, launched="launched" in parts)
         return pushes
 
     return render
