@@ -252,12 +252,18 @@ def setup_people(count: int):
 
 
 def new_conversation(launcher, title="Fan-out bench"):
+    """A live conversation whose replica and person are in the room and talking."""
+    from django.utils import timezone
+
     from studio.conversations.models import Conversation, hash_secret
 
+    now = timezone.now()
     return Conversation.objects.create(
         launched_by=launcher,
         title=title,
         status=Conversation.ACTIVE,
+        replica_joined_at=now,
+        person_joined_at=now,
         tavus_id="c" + secrets.token_hex(6),
         conversation_url="http://127.0.0.1/sandbox/rooms/bench/",
         webhook_secret_hash=hash_secret(secrets.token_urlsafe(32)),
