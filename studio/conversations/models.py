@@ -41,7 +41,7 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @functools.cache
-def _light_select(column: str):
+def _light_select(column: str, with_event: bool = False):
     """A conversation by one of its columns, with what receiving a webhook or a relayed caption
     needs (the other columns load if asked for): the SQL, its fields, and each column's
     conversions from the database (as the ORM applies them). Every webhook and every relayed
@@ -52,7 +52,14 @@ def _light_select(column: str):
     wanted |= {"created_at", "launched_by_id"}
     meta = Conversation._meta
     fields = [f.attname for f in meta.concrete_fields if f.attname in wanted]  # from_db's order
-    sql = f"SELECT {', '.join(fields)} FROM {meta.db_table} WHERE {column} = %s"  # noqa: S608
+    columns = ", ".join(fields)
+    if with_event:  # and whether one of its events (by dedupe key) is stored
+        events = Event._meta.db_table
+        columns += (
+            f", EXISTS (SELECT 1 FROM {events} WHERE {events}.conversation_id = "  # noqa: S608
+            f"{meta.db_table}.id AND {events}.dedupe_key = %s)"
+        )
+    sql = f"SELECT {columns} FROM {meta.db_table} WHERE {column} = %s"  # noqa: S608
     converters = []
     for i, name in enumerate(fields):
         col = meta.get_field(name).get_col(meta.db_table)
@@ -282,10 +289,14 @@ class Conversation(models.Model):
         return conversation, secret
 
     @classmethod
-    def for_webhook_secret(cls, secret: str):
-        """The conversation a callback URL belongs to, or None (also once the grace is over)."""
+    def for_webhook_secret(cls, secret: str, event=None):
+        """The conversation a callback URL belongs to, or None (also once the grace is over).
+        Given the webhook, the same query says whether it is stored already (`.event_stored`):
+        every webhook asks both, and Tavus redelivers often."""
         digest = hash_secret(secret)
-        conversation = cls.light("webhook_secret_hash", digest)
+        conversation = cls.light(
+            "webhook_secret_hash", digest, event_key=event and event.dedupe_key[:200]
+        )
         if conversation is None or not hmac.compare_digest(
             conversation.webhook_secret_hash, digest
         ):
@@ -301,19 +312,23 @@ class Conversation(models.Model):
         return conversation
 
     @classmethod
-    def light(cls, column: str, value):
+    def light(cls, column: str, value, event_key: str | None = None):
         """The conversation whose `column` (unique) is `value`, with only the few fields a
-        webhook or a relayed caption needs loaded (the others load when asked for), or None."""
-        sql, fields, converters = _light_select(column)
+        webhook or a relayed caption needs loaded (the others load when asked for), or None.
+        With `event_key`, `.event_stored` says whether its event with that dedupe key is."""
+        sql, fields, converters = _light_select(column, event_key is not None)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [value])
+            cursor.execute(sql, [value] if event_key is None else [event_key, value])
             row = cursor.fetchone()
         if row is None:
             return None
         row = list(row)
         for i, converter, col in converters:
             row[i] = converter(row[i], col, connection)
-        return cls.from_db(connection.alias, fields, row)
+        conversation = cls.from_db(connection.alias, fields, row[: len(fields)])
+        if event_key is not None:
+            conversation.event_stored = bool(row[-1])
+        return conversation
 
     @classmethod
     def for_join_token(cls, token: str):
@@ -537,13 +552,14 @@ class Conversation(models.Model):
         except IntegrityError:
             return None
 
-    def receive_webhook(self, event) -> set[str] | None:
+    def receive_webhook(self, event, stored: bool | None = None) -> set[str] | None:
         """Store a parsed webhook once and advance the state; None when it was a duplicate.
-        The receiver, the reconciler and the artifact watchdog all come through here."""
+        The receiver, the reconciler and the artifact watchdog all come through here. `stored`:
+        whether it is stored already, when the caller has asked (for_webhook_secret)."""
         dedupe_key = event.dedupe_key[:200]
         # Tavus redelivers often (bench/webhooks.py sends 30 % twice): a redelivery is known
         # by one read, without waiting for SQLite's write lock.
-        if Event.stored(self.pk, dedupe_key):
+        if Event.stored(self.pk, dedupe_key) if stored is None else stored:
             return None
         try:
             # One transaction: the event and the state it brings land together, and SQLite's

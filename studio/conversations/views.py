@@ -385,26 +385,35 @@ def _card_answer(request, conversation, sent, *, done: str, **forms) -> HttpResp
 @login_not_required
 @require_POST
 def tavus_webhook(request: HttpRequest, secret: str) -> HttpResponse:
-    conversation = Conversation.for_webhook_secret(secret)
+    # The body is read first, so that one query finds the conversation and says whether this
+    # webhook is stored already; a wrong secret is still answered 404 first, whatever the body.
+    event, refused = _webhook_event(request)
+    conversation = Conversation.for_webhook_secret(secret, event)
     if conversation is None:
         return JsonResponse({"error": "unknown callback"}, status=404)
-    if request.content_type != "application/json":
-        return JsonResponse({"error": "expected application/json"}, status=415)
-    # The limit counts the bytes that arrive, not what Content-Length claims: a chunked body
-    # has no length, and one that lies must not get more in.
-    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
-    if len(body) > settings.WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": "body too large"}, status=413)
-    try:
-        event = parse_webhook(body)
-    except EventError as exc:
-        return JsonResponse({"error": f"bad webhook: {exc}"}, status=400)
+    if refused:
+        return refused
     if conversation.tavus_id and event.conversation_id != conversation.tavus_id:
         return JsonResponse({"error": "conversation_id does not match"}, status=400)
-    changed = conversation.receive_webhook(event)
+    changed = conversation.receive_webhook(event, stored=conversation.event_stored)
     if changed is None:
         return JsonResponse({"status": "duplicate"})
     if changed:
         # Artifacts (transcript, recording, analysis) appear on the live page, not the wall.
         live.publish_status(conversation, wall_too="status" in changed)
     return JsonResponse({"status": "ok"})
+
+
+def _webhook_event(request: HttpRequest):
+    """(the webhook in the request's body, None), or (None, the response refusing it)."""
+    if request.content_type != "application/json":
+        return None, JsonResponse({"error": "expected application/json"}, status=415)
+    # The limit counts the bytes that arrive, not what Content-Length claims: a chunked body
+    # has no length, and one that lies must not get more in.
+    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return None, JsonResponse({"error": "body too large"}, status=413)
+    try:
+        return parse_webhook(body), None
+    except EventError as exc:
+        return None, JsonResponse({"error": f"bad webhook: {exc}"}, status=400)

@@ -120,6 +120,29 @@ def test_wrong_secret_is_404_and_changes_nothing(client, convo):
     assert conversation.status == "active" and not Event.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body, content_type",
+    [("{not json", "application/json"), ("a=b", "application/x-www-form-urlencoded")],
+)
+def test_wrong_secret_is_404_whatever_the_body(client, convo, body, content_type):
+    # The body is read before the secret is looked up (one query for both the conversation and
+    # the duplicate check), but a caller without the secret learns nothing about the body.
+    response = post(client, "not-the-secret", body, content_type=content_type)
+    assert response.status_code == 404
+    assert json.loads(response.content) == {"error": "unknown callback"}
+
+
+def test_a_redelivery_is_known_and_changes_nothing(client, convo):
+    conversation, secret = convo
+    body = webhook(conversation, "application.perception_analysis", analysis="First words.")
+    assert json.loads(post(client, secret, body).content) == {"status": "ok"}
+    Conversation.objects.filter(pk=conversation.pk).update(perception_analysis="Edited since.")
+    assert json.loads(post(client, secret, body).content) == {"status": "duplicate"}
+    conversation.refresh_from_db()
+    assert conversation.perception_analysis == "Edited since."
+    assert Event.objects.filter(conversation=conversation).count() == 1
+
+
 def test_wrong_conversation_id_is_refused(client, convo):
     conversation, secret = convo
     body = webhook(conversation, "system.shutdown", shutdown_reason="max_call_duration")
