@@ -26,10 +26,13 @@ from django.utils.safestring import SafeString, mark_safe
 
 from studio.conversations.models import Conversation, Event, Lease, Utterance, conversation_ended
 
-# Whether a conversation's captions are what its search entry holds (no transcript yet), and
-# its status; and those captions in order.
+# Whether a conversation's search entry holds its captions (no transcript yet), its status,
+# and then those captions in order (one row with no text when there are none, or when the
+# transcript is in).
 CAPTIONS_STATE = (
-    "SELECT transcript IS NOT NULL, status FROM conversations_conversation WHERE id = %s"
+    "SELECT c.transcript IS NOT NULL, c.status, u.text FROM conversations_conversation c "
+    "LEFT JOIN conversations_utterance u ON u.conversation_id = c.id AND c.transcript IS NULL "
+    "WHERE c.id = %s ORDER BY u.spoken_at, u.id"
 )
 CAPTION_LINES = (
     "SELECT text FROM conversations_utterance WHERE conversation_id = %s ORDER BY spoken_at, id"
@@ -172,14 +175,14 @@ def index_captions(pk: int, *, throttled: bool = False) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(CAPTIONS_STATE, [pk])
-        row = cursor.fetchone()
-    if row is None or row[0]:  # gone, or its transcript is in
+        rows = cursor.fetchall()
+    if not rows or rows[0][0]:  # gone, or its transcript is in
         return
-    if throttled and row[1] in Conversation.LIVE_STATUSES:
+    if throttled and rows[0][1] in Conversation.LIVE_STATUSES:
         if len(_last_indexed) > 10_000:
             _last_indexed.clear()
         _last_indexed[pk] = now
-    index_many([(pk, _text(_caption_lines(pk)))])
+    index_many([(pk, _text(text for _, _, text in rows if text is not None))])
 
 
 def catch_up(now=None) -> int:
