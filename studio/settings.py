@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "studio.conversations",
     "studio.monitor",
     "studio.history",
+    "studio.usage",
     "studio.join",
 ]
 

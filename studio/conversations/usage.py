@@ -149,7 +149,7 @@ class Usage:
     dry_runs: list[int]  # per period, by start; never billed
     peaks: list[int]  # most conversations running at once, per period
     by_key: dict = field(default_factory=dict)  # split key → seconds per period
-    counts_by_key: dict = field(default_factory=dict)  # split key → conversations
+    counts_by_key: dict = field(default_factory=dict)  # split key → conversations per period
     running: int = 0  # conversations still running, counted up to now
 
     @property
@@ -161,7 +161,7 @@ class Usage:
 
     def key_totals(self) -> list[tuple[object, float, int]]:
         """(key, seconds, conversations), most minutes first."""
-        rows = [(k, sum(v), self.counts_by_key.get(k, 0)) for k, v in self.by_key.items()]
+        rows = [(k, sum(v), sum(self.counts_by_key.get(k, ()))) for k, v in self.by_key.items()]
         return sorted(rows, key=lambda row: (-row[1], str(row[0])))
 
 
@@ -235,7 +235,7 @@ def compute(
         _spread(per_key, first, last, n, row["start_sum"], row["end_sum"], offsets)
         if 0 <= first < count:
             result.conversations[first] += n
-            result.counts_by_key[key] = result.counts_by_key.get(key, 0) + n
+            result.counts_by_key.setdefault(key, [0] * count)[first] += n
 
     running = list(Conversation.objects.holding_slots().filter(created_at__lt=min(bounds[-1], now)))
     if person is not None:
@@ -261,7 +261,7 @@ def compute(
         )
         if 0 <= first < count:
             result.conversations[first] += 1
-            result.counts_by_key[key] = result.counts_by_key.get(key, 0) + 1
+            result.counts_by_key.setdefault(key, [0] * count)[first] += 1
         result.running += 1
 
     for per_key in result.by_key.values():
