@@ -266,7 +266,11 @@ def compute(
 
     for per_key in result.by_key.values():
         for k, seconds in enumerate(per_key):
-            result.seconds[k] += seconds
+            # julianday() is exact to about 40 µs at today's dates: round to the millisecond,
+            # so 540 s never shows as 539.99998 (and 8 whole minutes).
+            per_key[k] = round(seconds, 3)
+            result.seconds[k] += per_key[k]
+    result.seconds = [round(s, 3) for s in result.seconds]
     if peaks:
         result.peaks = _peaks(spans.filter(test_mode=False), live_spans, bounds)
     return result
