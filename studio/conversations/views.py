@@ -15,7 +15,7 @@ from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.connection import current
-from studio.conversations import live, push
+from studio.conversations import live, push, usage
 from studio.conversations.forms import LaunchForm, SteerForm
 from studio.conversations.models import Conversation, Event
 from studio.presets.demo import ensure_demo_presets
@@ -86,8 +86,21 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.method == "POST":
         template += "#preview"
     return render(
-        request, template, {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+        request,
+        template,
+        {
+            "nav": "launch",
+            "preset": preset,
+            "form": form,
+            "effective": effective,
+            "budget": usage.for_launch(request.user, _max_seconds(effective)),
+        },
     )
+
+
+def _max_seconds(effective) -> int:
+    """The launch's time limit: the most it can cost."""
+    return int((effective.body.get("properties") or {}).get("max_call_duration") or 3600)
 
 
 @role_required()
@@ -112,6 +125,14 @@ def _launch(request, preset, form):
     if holders is not None:
         return _slots_page(request, preset, holders)
     effective = preset.effective_settings(form.overrides())
+    budget = usage.for_launch(request.user, _max_seconds(effective))
+    override = budget.blocked and budget.can_override and request.POST.get("over_budget") == "1"
+    if budget.blocked and not override:
+        form.add_error(None, budget.refusal())
+        context = {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+        return render(
+            request, "conversations/launch_preset.html", {**context, "budget": budget}, status=409
+        )
     if effective.blockers:
         # Tavus would refuse these; say so now instead of spending a launch on it.
         for blocker in effective.blockers:
@@ -175,6 +196,8 @@ def _launch(request, preset, form):
         target=conversation,
         detail=f"preset {preset.name!r}, Tavus {conversation.tavus_id}",
     )
+    if override:
+        usage.note_override(request, budget, preset.name)
     live.publish_status(conversation, launched=True)
     if conversation.test_mode:
         messages.info(

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from studio.connection import current
-from studio.conversations import push
+from studio.conversations import push, usage
 from studio.conversations.models import Conversation, Event, Lease, Utterance
 from studio.conversations.push import Pushes
 
@@ -94,7 +94,11 @@ def board(now=None) -> dict:
         status=Conversation.ENDED, ended_at__gte=now - timedelta(hours=1)
     )
     reasons = Counter(c.end_reason_text for c in recent.only("end_reason", "status"))
+    budgets = usage.budget_states(None, now)
     return {
+        # The organisation's budget always; a person's once it is 80 % used.
+        "budget": next((b for b in budgets if b.person_id is None), None),
+        "budget_alerts": [b for b in budgets if b.level],
         "limit": current.concurrency_limit(),
         "holders": holders,
         "billed_minutes": int(billed // 60),
@@ -199,5 +203,8 @@ def refresh_alerts(now=None) -> int:
             c._set(alert_codes=sorted(current))
             pushes += tile_pushes(c)
             changed += 1
+        # Budgets at 80 % or 100 %: said once a month in the audit log and the server log; the
+        # board below shows them for as long as they last.
+        usage.warn_once(now)
         push.send(pushes + board_pushes(now))
         return changed

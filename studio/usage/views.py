@@ -97,7 +97,8 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "grains": usage.GRAINS,
         "splits": usage.SPLITS,
         "at": at,
-        "range_title": f"{chosen[0].title} – {chosen[-1].title}" if grain != "day"
+        "range_title": f"{chosen[0].title} – {chosen[-1].title}"
+        if grain != "day"
         else chosen[0].start.astimezone(timezone.get_current_timezone()).strftime("%B %Y"),
         "earlier": _shifted(grain, at, -1),
         "later": later if chosen[-1].end <= usage._midnight(today) or later <= today else None,
@@ -193,9 +194,7 @@ def budgets(request: HttpRequest) -> HttpResponse:
             f"The budget of {whose} is {what}." if what != "unchanged" else "Nothing changed.",
         )
         return redirect("usage:budgets")
-    rows = MinuteBudget.objects.select_related("person", "updated_by").order_by(
-        "person__username"
-    )
+    rows = MinuteBudget.objects.select_related("person", "updated_by").order_by("person__username")
     states = {s.person_id: s for s in usage.budget_states(None)}
     return render(
         request,

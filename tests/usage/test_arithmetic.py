@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from studio.conversations import usage
 from studio.conversations.models import Conversation
