@@ -22,6 +22,7 @@ SUITE = {
     "webhooks": ["bench/webhooks.py", "--only", "sqlite"],
     "launch": ["bench/launch.py"],
     "history": ["bench/history.py"],
+    "usage": ["bench/usage.py"],
     "pageweight": ["bench/pageweight.py"],
 }
 QUICK = {
@@ -29,6 +30,7 @@ QUICK = {
     "webhooks": ["--quick"],
     "launch": ["--launches", "50"],
     "history": ["--runs", "20"],
+    "usage": ["--runs", "15"],
 }
 SCALED = {
     "fanout": ["bench/fanout.py", "--layer", "redis"],

@@ -13,9 +13,11 @@ from itertools import islice
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
+from django.db.models import OuterRef, StringAgg, Subquery, TextField, Value
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
-from studio.conversations.models import Conversation, Utterance
+from studio.conversations.models import Conversation, Note, Tag, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +260,10 @@ CSV_COLUMNS = [
     ("has_transcript", "has_transcript"),
     ("has_recording", "has_recording"),
     ("has_perception", "has_perception"),
+    ("recording_error", "recording_error"),
+    ("objectives_missed", "objectives_missed"),
+    ("tags", "tag_list"),
+    ("notes", "note_list"),
 ]
 CSV_CHUNK_ROWS = 500
 # A cell starting with one of these is a formula to Excel/LibreOffice/Sheets (OWASP "CSV
@@ -278,9 +284,34 @@ def safe_cell(value) -> str:
     return text
 
 
-def csv_chunks(queryset) -> Iterator[str]:
-    """The CSV text in chunks of rows; the queryset is read 2,000 rows at a time."""
+def _review_columns(queryset, with_review: bool):
+    """Tags ("a, b") and notes ("author: text" joined by " | ") per conversation, or blank."""
+    if not with_review:
+        return queryset.annotate(tag_list=Value(""), note_list=Value(""))
+    tags = (
+        Tag.objects.filter(conversation=OuterRef("pk"))
+        .values("conversation")
+        .annotate(joined=StringAgg("name", Value(", "), order_by="name"))
+        .values("joined")
+    )
+    notes = (
+        Note.objects.filter(conversation=OuterRef("pk"))
+        .annotate(line=Concat(Coalesce("author__username", Value("someone")), Value(": "), "text"))
+        .values("conversation")
+        .annotate(joined=StringAgg("line", Value(" | "), order_by="created_at"))
+        .values("joined")
+    )
+    return queryset.annotate(
+        tag_list=Subquery(tags, output_field=TextField()),
+        note_list=Subquery(notes, output_field=TextField()),
+    )
+
+
+def csv_chunks(queryset, *, with_review: bool = False) -> Iterator[str]:
+    """The CSV text in chunks of rows; the queryset is read 2,000 rows at a time. Tags and
+    notes (supervisors' review) are filled in only `with_review`."""
     fields = [f for _, f in CSV_COLUMNS if f]
+    queryset = _review_columns(queryset, with_review)
     rows = queryset.values_list(*fields).iterator(chunk_size=2000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -211,9 +211,9 @@ class Conversation(models.Model):
             models.Index(
                 fields=[
                     "status",
-                    "test_mode",
                     "created_at",
                     "ended_at",
+                    "test_mode",
                     "launched_by",
                     "preset_name",
                     "persona_name",
@@ -747,3 +747,23 @@ class Tag(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class UsagePeriod(models.Model):
+    """Everyone's usage figures for one closed period, kept once worked out
+    (studio.conversations.usage): billed seconds and conversations per split key, dry runs, the
+    peak. Dropped whenever a conversation that overlaps the period is added, changed or ends."""
+
+    split = models.CharField(max_length=10)
+    start = models.DateTimeField()
+    end = models.DateTimeField(db_index=True)
+    figures = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["split", "start", "end"], name="usage_period_once")
+        ]
+
+    def __str__(self):
+        return f"{self.split} {self.start:%Y-%m-%d}–{self.end:%Y-%m-%d}"

@@ -21,18 +21,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Case, Count, F, FloatField, Func, IntegerField, Sum, Value, When
+from django.db.models import Count, F, FloatField, Func, Q, Sum, Value
+from django.db.models.functions import Greatest, Least
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from studio.accounts.models import audit
 from studio.accounts.roles import ADMIN, has_role
-from studio.conversations.models import Conversation, MinuteBudget
+from studio.conversations.models import Conversation, MinuteBudget, UsagePeriod, conversation_ended
 
 log = logging.getLogger(__name__)
 
-# Spans are looked for this far back before a period starts. Tavus caps a call at the plan's
-# maximum (one hour by default, tavus-api.md §2.2); a day leaves room for any plan.
-LONGEST_CALL = timedelta(hours=24)
+# Spans are looked for this far back before a period starts, and a period is settled (its
+# figures kept, see compute) this long after it ends. Tavus caps a call at the plan's maximum
+# (one hour by default, tavus-api.md §2.2), so a week is far more than any call; a conversation
+# the studio recorded as longer (it lost track of it for days) counts from a week before.
+LONGEST_CALL = timedelta(days=7)
 GRAINS = {"day": "Day", "week": "Week", "month": "Month"}
 SPLITS = {"person": "Person", "preset": "Preset", "persona": "Persona"}
 _SPLIT_FIELDS = {"person": "launched_by", "preset": "preset_name", "persona": "persona_name"}
@@ -40,12 +44,13 @@ WARN_AT, STOP_AT = 80, 100
 
 
 class _SecondsSince(Func):
-    """Seconds from a fixed moment to a datetime column, computed by the database."""
+    """Seconds from a fixed moment to a datetime (a column's name or an expression), computed
+    by the database."""
 
     output_field = FloatField()
 
-    def __init__(self, column: str, origin: datetime):
-        super().__init__(F(column), Value(origin))
+    def __init__(self, moment, origin: datetime):
+        super().__init__(F(moment) if isinstance(moment, str) else moment, Value(origin))
 
     def as_sql(self, compiler, connection, **extra):
         return super().as_sql(
@@ -165,10 +170,51 @@ class Usage:
         return sorted(rows, key=lambda row: (-row[1], str(row[0])))
 
 
-def _bucket(column: str, bounds: list[datetime]) -> Case:
-    """Which period a time falls in: -1 before the first, len(periods) after the last."""
-    whens = [When(**{f"{column}__lt": b}, then=Value(i - 1)) for i, b in enumerate(bounds)]
-    return Case(*whens, default=Value(len(bounds) - 1), output_field=IntegerField())
+def _groups(spans, bounds: list[datetime], key_field: str):
+    """Per period k, the spans that start in it (the first also those running into it) and
+    end before the next one is over, grouped by dry run and split key: their count, how many
+    started inside the period, and, as seconds from the first boundary, the sums of their
+    starts and ends clipped to the period and of their ends clipped to its start.
+
+    One query per period, each an index range: a single query would need the period of every
+    row worked out with a CASE of every boundary, which cost twice as much (bench/usage.py)."""
+    origin = bounds[0]
+    for k in range(len(bounds) - 1):
+        low, high = bounds[k], bounds[k + 1]
+        rows = spans.filter(created_at__lt=high)
+        if k:
+            rows = rows.filter(created_at__gte=low)
+        if k + 2 < len(bounds):
+            rows = rows.filter(ended_at__lte=bounds[k + 2])  # longer ones: _long_spans
+        started = Count("pk", filter=Q(created_at__gte=low)) if k == 0 else Count("pk")
+        yield (
+            k,
+            (
+                rows.values("test_mode", key_field)
+                .annotate(
+                    n=Count("pk"),
+                    started=started,
+                    start_sum=Sum(_SecondsSince(Greatest("created_at", Value(low)), origin)),
+                    end_sum=Sum(_SecondsSince(Least("ended_at", Value(high)), origin)),
+                    over_sum=Sum(_SecondsSince(Greatest("ended_at", Value(high)), origin)),
+                )
+                .order_by()
+            ),
+        )
+
+
+def _long_spans(spans, bounds: list[datetime], key_field: str):
+    """The spans that end after the period following the one they start in."""
+    longer = Q()
+    for k in range(len(bounds) - 2):
+        longer |= Q(created_at__gte=bounds[k], created_at__lt=bounds[k + 1]) & Q(
+            ended_at__gt=bounds[k + 2]
+        )
+    if len(bounds) > 2:
+        longer |= Q(created_at__lt=bounds[0], ended_at__gt=bounds[2])
+    if not longer:
+        return []
+    return spans.filter(longer).values("created_at", "ended_at", "test_mode", key_field)
 
 
 def _spread(
@@ -194,11 +240,138 @@ def _running_end(c: Conversation, now: datetime) -> datetime:
     return min(now, c.created_at + timedelta(seconds=c.max_call_seconds))
 
 
+def _running(person, low: datetime, high: datetime, now: datetime):
+    """Conversations still running whose span so far reaches into [low, high), with it."""
+    found = []
+    for c in Conversation.objects.holding_slots().filter(created_at__lt=min(high, now)):
+        end = _running_end(c, now)
+        if end > low and (person is None or c.launched_by_id == person.pk):
+            found.append((c, c.created_at, end))
+    return found
+
+
 def compute(
     chosen: list[Period], split: str = "person", *, person=None, now=None, peaks: bool = True
 ) -> Usage:
-    """Billed seconds per period (split by person, preset or persona), dry runs and peaks."""
+    """Billed seconds per period (split by person, preset or persona), dry runs and peaks.
+
+    Everyone's figures for a period that closed over a week ago (LONGEST_CALL: no conversation
+    still ending can reach back into it) are kept once worked out (UsagePeriod) and used until
+    a conversation that overlaps it changes (see `forget`)."""
     now = now or timezone.now()
+    count = len(chosen)
+    result = Usage(chosen, split, [0.0] * count, [0] * count, [0] * count, [0] * count)
+    running = _running(person, chosen[0].start, chosen[-1].end, now)
+    horizon = now - LONGEST_CALL
+    closed = [
+        person is None
+        and period.end <= horizon
+        and not any(start < period.end and end > period.start for _, start, end in running)
+        for period in chosen
+    ]
+    kept = _kept([p for p, c in zip(chosen, closed, strict=True) if c], split, peaks)
+    k = 0
+    while k < count:
+        if closed[k]:
+            _merge(result, kept[chosen[k].start], k)
+            k += 1
+            continue
+        run = k
+        while k < count and not closed[k]:
+            k += 1
+        part = _ended(chosen[run:k], split, person, peaks, [(s, e) for _, s, e in running])
+        _merge(result, part, run)
+
+    bounds = [p.start for p in chosen] + [chosen[-1].end]
+    origin = bounds[0]
+    offsets = [(b - origin).total_seconds() for b in bounds]
+    for c, start, end in running:
+        first = bisect.bisect_right(bounds, start) - 1
+        last = bisect.bisect_right(bounds, end) - 1
+        key = c.launched_by_id if split == "person" else getattr(c, _SPLIT_FIELDS[split])
+        per_key = result.by_key.setdefault(key, [0.0] * count)
+        begin, finish = (start - origin).total_seconds(), (end - origin).total_seconds()
+        _spread(per_key, first, last, 1, begin, finish, offsets)
+        if first >= 0:
+            result.conversations[first] += 1
+            result.counts_by_key.setdefault(key, [0] * count)[first] += 1
+        result.running += 1
+
+    result.seconds = [0.0] * count
+    for per_key in result.by_key.values():
+        for k, seconds in enumerate(per_key):
+            # julianday() is exact to about 40 µs at today's dates: round to the millisecond,
+            # so 540 s never shows as 539.99998 (and 8 whole minutes).
+            per_key[k] = round(seconds, 3)
+            result.seconds[k] += per_key[k]
+    result.seconds = [round(s, 3) for s in result.seconds]
+    return result
+
+
+def _merge(into: Usage, part: Usage, at: int) -> None:
+    """Add `part`'s periods to `into`'s, from period `at` on."""
+    size = len(into.periods)
+    for i in range(len(part.periods)):
+        into.conversations[at + i] += part.conversations[i]
+        into.dry_runs[at + i] += part.dry_runs[i]
+        into.peaks[at + i] = part.peaks[i]
+    for key, seconds in part.by_key.items():
+        mine = into.by_key.setdefault(key, [0.0] * size)
+        for i, value in enumerate(seconds):
+            mine[at + i] += value
+    for key, counts in part.counts_by_key.items():
+        mine = into.counts_by_key.setdefault(key, [0] * size)
+        for i, value in enumerate(counts):
+            mine[at + i] += value
+
+
+def _kept(chosen: list[Period], split: str, peaks: bool) -> dict:
+    """Everyone's figures for these closed periods: kept ones, the rest worked out and kept."""
+    if not chosen:
+        return {}
+    rows = UsagePeriod.objects.filter(split=split, start__in=[p.start for p in chosen])
+    stored = {(r.start, r.end): r.figures for r in rows}
+    found = {}
+    for period in chosen:
+        figures = stored.get((period.start, period.end))
+        if figures is None or (peaks and figures.get("peak") is None):
+            part = _ended([period], split, None, peaks, [])
+            figures = {
+                "keys": [
+                    [key, part.by_key[key][0], part.counts_by_key.get(key, [0])[0]]
+                    for key in part.by_key
+                ],
+                "conversations": part.conversations[0],
+                "dry_runs": part.dry_runs[0],
+                "peak": part.peaks[0] if peaks else None,
+            }
+            UsagePeriod.objects.update_or_create(
+                split=split, start=period.start, end=period.end, defaults={"figures": figures}
+            )
+        part = Usage(
+            [period],
+            split,
+            [0.0],
+            [figures["conversations"]],
+            [figures["dry_runs"]],
+            [figures.get("peak") or 0],
+        )
+        for key, seconds, started in figures["keys"]:
+            part.by_key[key] = [seconds]
+            part.counts_by_key[key] = [started]
+        found[period.start] = part
+    return found
+
+
+def forget(since: datetime) -> None:
+    """Drop the kept figures of every period that ends after `since` (a conversation from
+    then on was added, changed, ended late or deleted)."""
+    UsagePeriod.objects.filter(end__gt=since).delete()
+
+
+def _ended(chosen: list[Period], split: str, person, peaks: bool, live_spans) -> Usage:
+    """The figures of the ended conversations over consecutive periods (peaks with the
+    running ones' spans too)."""
     bounds = [p.start for p in chosen] + [chosen[-1].end]
     origin = bounds[0]
     offsets = [(b - origin).total_seconds() for b in bounds]
@@ -214,88 +387,69 @@ def compute(
     )
     if person is not None:
         spans = spans.filter(launched_by=person)
-    groups = (
-        spans.annotate(first=_bucket("created_at", bounds), last=_bucket("ended_at", bounds))
-        .values("first", "last", "test_mode", key_field)
-        .annotate(
-            n=Count("pk"),
-            start_sum=Sum(_SecondsSince("created_at", origin)),
-            end_sum=Sum(_SecondsSince("ended_at", origin)),
-        )
-        .order_by()
-    )
-    for row in groups:
-        first, last, n = row["first"], row["last"], row["n"]
+    for k, rows in _groups(spans, bounds, key_field):
+        for row in rows:
+            key, n, started = row[key_field], row["n"], row["started"]
+            if row["test_mode"]:
+                result.dry_runs[k] += started
+                continue
+            per_key = result.by_key.setdefault(key, [0.0] * count)
+            per_key[k] += row["end_sum"] - row["start_sum"]
+            if k + 1 < count:  # what ran past the period's end ran on in the next one
+                per_key[k + 1] += row["over_sum"] - n * offsets[k + 1]
+            result.conversations[k] += started
+            result.counts_by_key.setdefault(key, [0] * count)[k] += started
+    for row in _long_spans(spans, bounds, key_field):
+        # Spans longer than a whole period (never seen with Tavus's limits): one by one.
+        created, ended = row["created_at"], row["ended_at"]
+        first = bisect.bisect_right(bounds, created) - 1
+        last = bisect.bisect_right(bounds, ended) - 1
         if row["test_mode"]:
-            if 0 <= first < count:
-                result.dry_runs[first] += n
+            result.dry_runs[first] += first >= 0
             continue
         key = row[key_field]
         per_key = result.by_key.setdefault(key, [0.0] * count)
-        _spread(per_key, first, last, n, row["start_sum"], row["end_sum"], offsets)
-        if 0 <= first < count:
-            result.conversations[first] += n
-            result.counts_by_key.setdefault(key, [0] * count)[first] += n
-
-    running = list(Conversation.objects.holding_slots().filter(created_at__lt=min(bounds[-1], now)))
-    if person is not None:
-        running = [c for c in running if c.launched_by_id == person.pk]
-    live_spans = []
-    for c in running:
-        end = _running_end(c, now)
-        if end <= origin:
-            continue
-        live_spans.append((c.created_at, end))
-        first = bisect.bisect_right(bounds, c.created_at) - 1
-        last = bisect.bisect_right(bounds, end) - 1
-        key = c.launched_by_id if split == "person" else getattr(c, key_field)
-        per_key = result.by_key.setdefault(key, [0.0] * count)
-        _spread(
-            per_key,
-            first,
-            last,
-            1,
-            (c.created_at - origin).total_seconds(),
-            (end - origin).total_seconds(),
-            offsets,
-        )
-        if 0 <= first < count:
+        begin, end = (created - origin).total_seconds(), (ended - origin).total_seconds()
+        _spread(per_key, first, last, 1, begin, end, offsets)
+        if first >= 0:
             result.conversations[first] += 1
             result.counts_by_key.setdefault(key, [0] * count)[first] += 1
-        result.running += 1
-
-    for per_key in result.by_key.values():
-        for k, seconds in enumerate(per_key):
-            # julianday() is exact to about 40 µs at today's dates: round to the millisecond,
-            # so 540 s never shows as 539.99998 (and 8 whole minutes).
-            per_key[k] = round(seconds, 3)
-            result.seconds[k] += per_key[k]
-    result.seconds = [round(s, 3) for s in result.seconds]
     if peaks:
         result.peaks = _peaks(spans.filter(test_mode=False), live_spans, bounds)
     return result
 
 
+def _conversation_changed(sender, instance=None, conversation=None, **kwargs):
+    changed = instance or conversation
+    if changed is not None and changed.created_at:
+        forget(changed.created_at - LONGEST_CALL)
+
+
+# Whoever adds, changes, ends or deletes a conversation (bulk writes call forget() themselves).
+post_save.connect(_conversation_changed, sender=Conversation, dispatch_uid="usage-saved")
+post_delete.connect(_conversation_changed, sender=Conversation, dispatch_uid="usage-deleted")
+conversation_ended.connect(_conversation_changed, dispatch_uid="usage-ended")
+
+
 def _peaks(spans, live_spans, bounds: list[datetime]) -> list[int]:
     """The most spans running at one moment, per period (a sweep over starts and ends)."""
-    ordered = spans.order_by("created_at").values_list("created_at", "ended_at")
+    origin = bounds[0]
+    ordered = spans.order_by("created_at").values_list(
+        _SecondsSince("created_at", origin), _SecondsSince("ended_at", origin)
+    )
     sql, params = ordered.query.sql_with_params()
     with connection.cursor() as cursor:
-        # Through the cursor, not the ORM: no model field converters per value.
+        # Times as seconds from the first boundary, worked out by the database and read as
+        # plain numbers: turning 200,000 stored times into datetimes cost more than the rest.
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-
-    def adapt(moment: datetime):
-        # As the cursor gives them back: naive UTC on SQLite, aware on PostgreSQL.
-        return timezone.make_naive(moment, UTC) if connection.vendor == "sqlite" else moment
-
+        rows = [(round(start, 3), round(end, 3)) for start, end in cursor.fetchall()]
     for start, end in live_spans:
-        bisect.insort(rows, (adapt(start), adapt(end)))
+        bisect.insort(rows, ((start - origin).total_seconds(), (end - origin).total_seconds()))
     starts = [row[0] for row in rows]
     ends = sorted(row[1] for row in rows)
     # Spans are half-open [start, end): one that ends as another starts never overlaps it.
     running = [i - bisect.bisect_right(ends, s) for i, s in enumerate(starts, 1)]
-    marks = [adapt(b) for b in bounds]
+    marks = [(b - origin).total_seconds() for b in bounds]
     peaks = []
     for low, high in zip(marks, marks[1:], strict=False):
         at_start = bisect.bisect_right(starts, low) - bisect.bisect_right(ends, low)

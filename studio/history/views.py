@@ -10,7 +10,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
-from studio.accounts.roles import role_required
+from studio.accounts.roles import is_supervisor, role_required
 from studio.conversations import export, search
 from studio.conversations.artifacts import artifact_states
 from studio.conversations.models import Conversation, Utterance
@@ -87,7 +87,9 @@ def history_export_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = HistoryFilterForm(request.GET, user=request.user)
     conversations = filtered_history(request.user, form).with_artifact_flags()
     response = StreamingHttpResponse(
-        export.stream_for(request, export.csv_chunks(conversations)),
+        export.stream_for(
+            request, export.csv_chunks(conversations, with_review=is_supervisor(request.user))
+        ),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

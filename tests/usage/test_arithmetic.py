@@ -12,7 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from studio.conversations import usage
-from studio.conversations.models import Conversation
+from studio.conversations.models import Conversation, UsagePeriod
 from tests.conversations.factories import make_conversation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.time_window]
@@ -204,18 +204,21 @@ def brute_peak(spans, low, high) -> int:
 
 
 @hsettings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     seed=st.integers(0, 10_000),
     count=st.integers(1, 25),
-    grain=st.sampled_from(["day", "week", "month"]),
+    grain=st.sampled_from(["day", "week", "month", "one day"]),
 )
 def test_totals_equal_the_sum_of_billed_spans(operator, seed, count, grain):
     Conversation.objects.all().delete()
     rng = random.Random(seed)
     at = last_month() + timedelta(days=rng.randint(0, 27))
-    chosen = usage.periods(grain, at)
+    if grain == "one day":  # a single period, as budgets ask for their month
+        chosen = [p for p in usage.periods("day", at) if p.day == at]
+    else:
+        chosen = usage.periods(grain, at)
     low, high = chosen[0].start, chosen[-1].end
     spans, dry = [], 0
     for _ in range(count):
@@ -224,7 +227,8 @@ def test_totals_equal_the_sum_of_billed_spans(operator, seed, count, grain):
             - timedelta(hours=3)
             + timedelta(seconds=rng.randint(0, int((high - low).total_seconds())))
         )
-        length = rng.choice([1, 45, 600, 3599, rng.randint(1, 6 * 3600)])
+        # Mostly Tavus-like lengths; now and then one longer than a day.
+        length = rng.choice([1, 45, 600, 3599, rng.randint(1, 6 * 3600), rng.randint(1, 50 * 3600)])
         test_mode = rng.random() < 0.15
         span(operator, start, length, test_mode=test_mode, preset_name=rng.choice("ab"))
         if test_mode:
@@ -240,3 +244,39 @@ def test_totals_equal_the_sum_of_billed_spans(operator, seed, count, grain):
     assert result.total_seconds == pytest.approx(
         sum(clipped(s, e, low, high) for s, e in spans), abs=0.05
     )
+
+
+# --- Settled periods' figures are kept, and dropped when a conversation in them changes -----
+
+
+def test_settled_periods_are_kept_and_follow_late_changes(operator):
+    month = (timezone.localdate() - timedelta(days=70)).replace(day=1)
+    chosen = usage.periods("day", month)
+    first = span(operator, local(month, 10), 600)
+    assert usage.compute(chosen).seconds[0] == pytest.approx(600, abs=0.01)
+    assert UsagePeriod.objects.filter(split="person").count() == len(chosen)
+    # Kept: a second look reads them (one query for the kept figures, none over the spans).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        again = usage.compute(chosen)
+    assert again.seconds[0] == pytest.approx(600, abs=0.01)
+    assert not any("julianday" in q["sql"] or "EPOCH" in q["sql"] for q in queries.captured_queries)
+    # A conversation the studio learns about late (it was running, unknown, and ends now).
+    late, _ = make_conversation(operator, status=Conversation.UNKNOWN, created_at=local(month, 11))
+    late.mark_ended("ended", when=local(month, 11, 20))
+    assert usage.compute(chosen).seconds[0] == pytest.approx(600 + 1200, abs=0.01)
+    # One deleted, one edited.
+    first.delete()
+    assert usage.compute(chosen).seconds[0] == pytest.approx(1200, abs=0.01)
+    late.ended_at = local(month, 11, 5)
+    late.save()
+    assert usage.compute(chosen).seconds[0] == pytest.approx(300, abs=0.01)
+
+
+def test_recent_periods_are_never_kept(operator):
+    today = timezone.localdate()
+    usage.compute(usage.periods("day", today))
+    horizon = timezone.now() - usage.LONGEST_CALL
+    assert not UsagePeriod.objects.filter(end__gt=horizon).exists()
