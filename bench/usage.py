@@ -6,9 +6,10 @@ Seeds a temporary SQLite database with `manage.py seed_demo` (a year of history,
 the page reads conversations only; kept in /tmp between runs and reseeded only when it holds
 fewer conversations than asked for), renders the page through the Django test client (the
 whole middleware + view + template path, no network) in each of its views, and appends the
-figures to bench/RESULTS.md. Target: p50 < 200 ms for every view. The page keeps the figures of periods settled over a week
-ago (studio.conversations.usage.compute); the "cold" rows drop them before every request, to
-show the price of the first look (no target).
+figures to bench/RESULTS.md. Target: p50 < 200 ms for every view.
+
+The page keeps the figures of periods settled over a week ago (usage.compute); the "cold" rows
+drop them before every request, to show the price of the first look (no target).
 """
 
 import argparse
