@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import socket
@@ -36,6 +37,8 @@ END_REASONS = {
 # Tavus's word that it could not copy the recording to the customer's storage (era B,
 # tavus-api.md §5.3); the recording then never arrives.
 RECORDING_FAILED = frozenset({"application.recording_copy_failed"})
+
+log = logging.getLogger(__name__)
 
 # Sent by Conversation.mark_ended(conversation=...), whoever ended it (a webhook, the reconciler).
 conversation_ended = Signal()
@@ -525,6 +528,8 @@ class Conversation(models.Model):
             text = detail if isinstance(detail, str) and detail.strip() else "no details given"
             self._set(recording_error=text[:2000])
             changed.add("artifacts")
+            # An alert: the wall shows it for a day, the history page for good.
+            log.warning("recording of conversation %s could not be copied: %s", self.pk, text)
         elif event.event_type == "application.perception_analysis":
             analysis = props.get("analysis")
             if isinstance(analysis, str):

@@ -99,6 +99,15 @@ def board(now=None) -> dict:
         # The organisation's budget always; a person's once it is 80 % used.
         "budget": next((b for b in budgets if b.person_id is None), None),
         "budget_alerts": [b for b in budgets if b.level],
+        # Recordings Tavus could not copy to the bucket, for a day after the end.
+        "recording_failures": list(
+            Conversation.objects.filter(
+                status=Conversation.ENDED, created_at__gte=now - timedelta(days=2)
+            )
+            .filter(end_received_at__gte=now - timedelta(days=1))
+            .exclude(recording_error="")
+            .only("pk", "title", "recording_error")[:5]
+        ),
         "limit": current.concurrency_limit(),
         "holders": holders,
         "billed_minutes": int(billed // 60),

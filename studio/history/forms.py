@@ -185,3 +185,34 @@ def filtered_history(user, form: HistoryFilterForm):
     if data.get("q"):
         qs = search.search(qs, data["q"], snippets=False)
     return qs.order_by(*SORTS[data.get("sort") or "newest"][1])
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label="Add a note",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What should others know?"}),
+    )
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        if not text:
+            raise forms.ValidationError("Write something first.")
+        return text
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(
+        label="Add a tag",
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"placeholder": "good example, follow up…", "list": "known-tags"}
+        ),
+    )
+
+    def clean_name(self) -> str:
+        # One spelling per tag: "Follow  up" and "follow up" are the same tag.
+        name = " ".join(self.cleaned_data["name"].split()).lower()
+        if not name:
+            raise forms.ValidationError("A tag needs a word or two.")
+        return name
