@@ -554,11 +554,24 @@ class LaunchBudget:
         )
 
 
-def for_launch(user, max_seconds: int, now=None) -> LaunchBudget:
+def launch_budget(preset, person, *, may_override: bool | None = None, now=None) -> LaunchBudget:
+    """The budget check for one launch of `preset` billed to `person` (the staff member who
+    launches it, or on whose behalf it starts; None: the organisation's budget alone).
+
+    What the launch can cost at most (the preset's time limit) against what this month's
+    budgets have left, and whether it may start: `.blocked` is True once a budget is used up,
+    `.refusal()` says why in plain words. `may_override` (default: `person` is an admin) says
+    whether a blocked launch may still be started on purpose (then call note_override).
+    A plain function of the preset and the person, so any way of starting a conversation can
+    ask it; it never stops one that is running."""
+    mine = getattr(person, "pk", None)
+    if may_override is None:
+        may_override = person is not None and has_role(person, ADMIN)
     return LaunchBudget(
-        states=budget_states(user, now),
-        max_minutes=-(-max_seconds // 60),
-        can_override=has_role(user, ADMIN),
+        # budget_states(None) is everyone's: keep the organisation's and this person's.
+        states=[s for s in budget_states(person, now) if s.person_id in (None, mine)],
+        max_minutes=preset.max_call_seconds // 60,
+        can_override=may_override,
     )
 
 

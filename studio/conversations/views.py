@@ -99,14 +99,9 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
             "preset": preset,
             "form": form,
             "effective": effective,
-            "budget": usage.for_launch(request.user, _max_seconds(effective)),
+            "budget": usage.launch_budget(preset, request.user),
         },
     )
-
-
-def _max_seconds(effective) -> int:
-    """The launch's time limit: the most it can cost."""
-    return int((effective.body.get("properties") or {}).get("max_call_duration") or 3600)
 
 
 @role_required()
@@ -133,7 +128,7 @@ def _launch(request, preset, form):
         return _slots_page(request, preset, holders)
     person, person_label = form.memory_person(request.user)
     effective = preset.effective_settings(form.overrides(), person, person_label)
-    budget = usage.for_launch(request.user, _max_seconds(effective))
+    budget = usage.launch_budget(preset, request.user)
     override = budget.blocked and budget.can_override and request.POST.get("over_budget") == "1"
     if budget.blocked and not override:
         form.add_error(None, budget.refusal())

@@ -139,6 +139,31 @@ def test_an_admin_may_launch_over_the_budget_and_it_is_audited(
     assert "The organisation: 100 of 100 minutes" in entry.detail
 
 
+def test_the_check_is_a_plain_function_of_the_preset_and_whom_it_is_billed_to(
+    operator, operator2, admin_user, make_preset, room_for
+):
+    # What any way of starting a conversation asks (an invitation link at arrival, say).
+    room_for(20)
+    MinuteBudget.objects.create(monthly_minutes=1000)
+    MinuteBudget.objects.create(person=operator, monthly_minutes=20)
+    used_this_month(operator, 20)
+    preset = make_preset(max_call_minutes=15)
+    theirs = usage.launch_budget(preset, operator)
+    assert theirs.blocked and theirs.max_minutes == 15 and not theirs.can_override
+    assert [s.who for s in theirs.over] == ["olivia"]
+    assert "(olivia's)" in theirs.refusal()
+    # Someone else's budget is none of this launch's business.
+    other = usage.launch_budget(preset, operator2)
+    assert not other.blocked and [s.who for s in other.states] == ["The organisation"]
+    # With nobody to bill it to, only the organisation's budget counts.
+    assert [s.who for s in usage.launch_budget(preset, None).states] == ["The organisation"]
+    # An admin may override, unless the caller says this way of starting may not.
+    MinuteBudget.objects.filter(person=None).update(monthly_minutes=20)
+    assert usage.launch_budget(preset, admin_user).can_override
+    refused = usage.launch_budget(preset, admin_user, may_override=False)
+    assert refused.blocked and not refused.can_override
+
+
 def test_the_monitor_warns_at_80_percent_and_an_alert_is_raised_once(
     client, supervisor, operator, room_for
 ):
