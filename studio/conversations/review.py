@@ -2,13 +2,14 @@
 
 Two sources, both Tavus's:
 
-- Objectives. Each completion is an Event row of type `conversation.objective.completed`,
-  from the room (source "room": the in-room app-message relayed by a page) or from Tavus's
-  objective callback (source "webhook"), whichever arrived. Its payload is the envelope as
-  received: `{"event_type": …, "properties": {"objective_name": "…", "output_variables":
-  {"name": "value"}}}`; the flat older form with `objective_name` and `output_variables` at the
-  top level (tavus-api-2.md §2.3) is read too. `conversation.objective.activated` and
-  `.pending` (same shape, no outputs needed) say an objective was being worked on.
+- Objectives, read as studio.conversations.behaviour stores them: each objective event Tavus
+  sends in the room (`conversation.objective.activated`, `.pending`, `.completed`) is an Event
+  row of that type, the payload the envelope as received, `{"event_type": …, "properties":
+  {"objective_name": "…", "output_variables": {"name": "value"}}}`; Tavus's objective callback
+  (source "webhook", the same shape, or flat with the names at the top level, tavus-api-2.md
+  §2.3) is read the same way. An objective's state is its latest event's, and a completion is
+  never undone by a late "activated". A supervisor's yes to a pending objective is the studio's
+  own `studio.objective_confirm` row (behaviour.confirm).
   What the conversation should have met comes from its persona's objectives, frozen at launch
   (Conversation.review_plan): the first steps, whatever a met step requires next, and any step
   Tavus said it started. A branch not taken is "not reached", never "not met".
@@ -29,10 +30,14 @@ from dataclasses import dataclass, field
 from django.db.models.signals import post_save
 
 from studio.conversations.models import Conversation, Event, conversation_ended
+from studio.tavus.events import OBJECTIVE_EVENTS
 
 COMPLETED = "conversation.objective.completed"
-STARTED = frozenset({"conversation.objective.activated", "conversation.objective.pending"})
-OBJECTIVE_EVENTS = STARTED | {COMPLETED}
+PENDING = "conversation.objective.pending"
+# A supervisor's yes to an objective waiting for one (written by behaviour.confirm).
+CONFIRM = "studio.objective_confirm"
+# States an objective the conversation should have met can end in without being met.
+UNMET = ("not met", "in progress", "waits for a yes")
 
 
 def _properties(payload) -> dict:
@@ -50,10 +55,11 @@ def _name(event: Event) -> str:
 @dataclass
 class ObjectiveResult:
     name: str
-    state: str  # "met", "not met", "not reached" or "in progress"
+    state: str  # "met", "not met", "not reached", "in progress" or "waits for a yes"
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (variable, value)
     at: object = None  # when it was met
     source: str = ""  # "Tavus webhook" or "In-room event"
+    note: str = ""  # why, in a few words, when that is not plain from the state
 
     @property
     def label(self) -> str:
@@ -78,7 +84,7 @@ class Scorecard:
 
     @property
     def expected(self) -> int:
-        return sum(1 for o in self.objectives if o.state in ("met", "not met", "in progress"))
+        return sum(1 for o in self.objectives if o.state == "met" or o.state in UNMET)
 
     def __bool__(self) -> bool:
         return bool(self.objectives or self.answers)
@@ -92,16 +98,42 @@ def _text(value) -> str:
     return str(value)
 
 
+@dataclass
+class _Seen:
+    """What the events say of one objective: its latest state and outputs."""
+
+    kind: str
+    event: Event
+    outputs: dict
+    confirmed_by: str | None = None
+
+
+def _seen(events: list[Event]) -> dict[str, _Seen]:
+    """Each objective Tavus spoke of, by its latest state (as behaviour.summary reads them)."""
+    seen: dict[str, _Seen] = {}
+    for event in events:
+        if event.event_type == CONFIRM:
+            name = event.payload.get("objective_name") if isinstance(event.payload, dict) else ""
+            if name in seen:
+                actor = event.actor.get_username() if event.actor_id and event.actor else ""
+                seen[name].confirmed_by = actor or "a supervisor"
+            continue
+        if event.event_type not in OBJECTIVE_EVENTS or not (name := _name(event)):
+            continue
+        given = _properties(event.payload).get("output_variables")
+        given = given if isinstance(given, dict) and given else {}
+        now = seen.get(name)
+        if now is not None and now.kind == COMPLETED:
+            continue  # a late "activated" (or a second completion) never undoes the first
+        seen[name] = _Seen(event.event_type, event, given or (now.outputs if now else {}))
+    return seen
+
+
 def objective_results(conversation: Conversation, events: list[Event]) -> list[ObjectiveResult]:
     """Every objective of the plan (and any other Tavus reported), met or not."""
     plan = [o for o in (conversation.review_plan or {}).get("objectives", []) if o.get("name")]
-    done: dict[str, Event] = {}
-    started: set[str] = set()
-    for event in events:
-        if event.event_type == COMPLETED and (name := _name(event)):
-            done.setdefault(name, event)
-        elif event.event_type in STARTED and (name := _name(event)):
-            started.add(name)
+    seen = _seen(events)
+    done = {name for name, s in seen.items() if s.kind == COMPLETED}
     led_to = {
         n for o in plan for n in [*o.get("next_required", []), *o.get("next_conditional", [])]
     }
@@ -109,26 +141,36 @@ def objective_results(conversation: Conversation, events: list[Event]) -> list[O
     for o in plan:
         if o["name"] in done:
             expected.update(o.get("next_required", []))
-    expected |= started | set(done)
-    results = []
-    names = [o["name"] for o in plan] + [n for n in done if n not in {o["name"] for o in plan}]
+    expected |= set(seen)
+    planned = [o["name"] for o in plan]
+    names = planned + [n for n in seen if n not in planned]
     declared = {o["name"]: o.get("outputs", []) for o in plan}
+    live = conversation.is_live
+    results = []
     for name in names:
-        event = done.get(name)
-        if event is not None:
-            given = _properties(event.payload).get("output_variables")
-            given = given if isinstance(given, dict) else {}
-            keys = [*declared.get(name, []), *(k for k in given if k not in declared.get(name, []))]
-            outputs = [(k, _text(given.get(k))) for k in keys]
+        found = seen.get(name)
+        given = found.outputs if found else {}
+        keys = [*declared.get(name, []), *(k for k in given if k not in declared.get(name, []))]
+        outputs = [(k, _text(given.get(k))) for k in keys] if given else []
+        if found is not None and found.kind == COMPLETED:
+            event = found.event
             results.append(
-                ObjectiveResult(name, "met", outputs, event.occurred_at, event.get_source_display())
+                ObjectiveResult(
+                    name, "met", outputs, event.occurred_at, event.get_source_display()
+                )
             )
+        elif found is not None and found.kind == PENDING:
+            if found.confirmed_by:
+                note = f"{found.confirmed_by} said yes; Tavus never said it was done."
+            else:
+                note = "It waited for a supervisor's yes" + ("." if live else " that never came.")
+            state = "waits for a yes" if live else "not met"
+            results.append(ObjectiveResult(name, state, outputs, note=note))
         elif name in expected:
-            results.append(
-                ObjectiveResult(name, "in progress" if conversation.is_live else "not met")
-            )
+            results.append(ObjectiveResult(name, "in progress" if live else "not met"))
         else:
-            results.append(ObjectiveResult(name, "not reached"))
+            note = "The conversation never got to this step."
+            results.append(ObjectiveResult(name, "not reached", note=note))
     return results
 
 
@@ -141,7 +183,8 @@ def _pattern(question: str) -> re.Pattern:
 
 
 _EDGE = re.compile(r"^[\s*_#>:\-–—.]+|[\s*_#>\-–—]+$")
-_TRAILING_NUMBER = re.compile(r"(?:\n|^)\s*(?:\*\*)?\s*\d+[.)]\s*$")
+# The next question's number ("\n2. **"), left at the end of an answer.
+_TRAILING_NUMBER = re.compile(r"(?:\n|^)[\s*_#>]*\d+[.)][\s*_#>]*$")
 
 
 def perception_answers(questions: list[str], analysis: str) -> list[Answer]:
@@ -166,7 +209,7 @@ def perception_answers(questions: list[str], analysis: str) -> list[Answer]:
 def _missed(results: list[ObjectiveResult]) -> int | None:
     if not results:
         return None
-    return sum(1 for o in results if o.state in ("not met", "in progress"))
+    return sum(1 for o in results if o.state in UNMET)
 
 
 def scorecard(conversation: Conversation, events: list[Event]) -> Scorecard:

@@ -191,6 +191,7 @@ class NoteForm(forms.Form):
     text = forms.CharField(
         label="Add a note",
         max_length=5000,
+        error_messages={"required": "Write something first."},
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What should others know?"}),
     )
 
@@ -205,6 +206,7 @@ class TagForm(forms.Form):
     name = forms.CharField(
         label="Add a tag",
         max_length=40,
+        error_messages={"required": "A tag needs a word or two."},
         widget=forms.TextInput(
             attrs={"placeholder": "good example, follow up…", "list": "known-tags"}
         ),

@@ -159,7 +159,7 @@ def _review_response(request, conversation, **forms) -> HttpResponse:
     if request.htmx:
         context = {"conversation": conversation, **_review_context(conversation, **forms)}
         return render(request, "conversations/history_detail.html#review", context)
-    for form in forms.values():
+    for form in filter(None, forms.values()):  # None: it was saved
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
     return redirect("history:detail", pk=conversation.pk)
