@@ -48,6 +48,24 @@ def _grant(bucket: str, key: str) -> str:
     return f"s3:GetObject on arn:aws:s3:::{bucket}/{folder}"
 
 
+def _code(error) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _bucket_missing(client, bucket: str) -> bool:
+    """A HEAD of a missing object and of an object in a missing bucket are both a bare 404
+    (a HEAD answer has no body to say which): ask about the bucket itself."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        return _code(error) in ("404", "NoSuchBucket", "NotFound")
+    except BotoCoreError:
+        return False
+    return False
+
+
 def playback(recording, region: str = "") -> Playback:
     """A short-lived link to play this recording, or what stands in the way."""
     bucket, key = location(recording)
@@ -74,14 +92,14 @@ def playback(recording, region: str = "") -> Playback:
     try:
         client.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchKey", "NotFound"):
+        code = _code(error)
+        if code in ("404", "NoSuchKey", "NotFound") and _bucket_missing(client, bucket):
+            problem = f"The bucket {bucket} does not exist for the studio's AWS account."
+        elif code in ("404", "NoSuchKey", "NotFound"):
             problem = (
                 f"The recording is not in the bucket: s3://{bucket}/{key} does not exist "
                 "(it was moved or deleted, or Tavus has not finished copying it)."
             )
-        elif code == "NoSuchBucket":
-            problem = f"The bucket {bucket} does not exist for the studio's AWS account."
         else:
             problem = (
                 f"The studio's AWS credentials may not read this recording ({code or 'refused'}). "
