@@ -3,6 +3,7 @@ as sent, and the recording's facts."""
 
 import copy
 import json
+import re
 
 from studio.conversations.export import arguments_text
 from studio.conversations.models import END_REASONS, Conversation, Event
@@ -99,7 +100,8 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
         label = describe_event(event)
         if event.source == Event.STUDIO and event.actor_id and event.actor:
             name = event.actor.get_username()
-            if not label.startswith(f"{name} "):  # "sam answered …" names them already
+            # "sam answered …", "End requested by sam" name them already.
+            if not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", label):
                 label += f" ({name})"
         items.append(
             {
