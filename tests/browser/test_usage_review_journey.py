@@ -22,6 +22,7 @@ from studio.library.models import Persona, Replica, sync_personas, sync_replicas
 from studio.tavus import behaviour as tavus_behaviour
 from studio.tavus import client as tavus
 from tests.browser.conftest import launch_from_ui
+from tests.browser.test_behaviour_journey import say
 from tests.conftest import make_user
 from tests.conversations.factories import make_conversation
 
@@ -36,12 +37,6 @@ QUESTIONS = [
 def shot(page, name: str, full_page=True) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
-
-
-def say(page, text):
-    box = page.frame_locator("#room-frame").get_by_label(re.compile("Say something", re.I))
-    box.fill(text)
-    box.press("Enter")
 
 
 def interviewer() -> Persona:

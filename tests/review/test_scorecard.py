@@ -13,6 +13,7 @@ from studio.knowledge.models import ObjectiveSet
 from studio.library.models import Persona
 from studio.tavus.events import parse_room_event
 from tests.conversations.factories import make_conversation, webhook
+from tests.conversations.test_behaviour import room
 from tests.history.conftest import ended
 
 # A check-in: ask the name, then (required) the stay; a conditional branch for groups.
@@ -46,18 +47,6 @@ ANALYSIS = (
     "**On a scale of 1-10, how engaged did the person look?**\n"
     "7 out of 10: attentive and steady throughout."
 )
-
-
-def room(conversation, event_type, seq, **properties):
-    """An in-room app-message as Tavus sends it (tavus-api.md §6.2)."""
-    return {
-        "message_type": "conversation",
-        "event_type": event_type,
-        "conversation_id": conversation.tavus_id,
-        "inference_id": f"inf-{seq}",
-        "seq": seq,
-        "properties": properties,
-    }
 
 
 def relay(conversation, event_type, seq, **properties):
