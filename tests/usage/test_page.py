@@ -55,7 +55,7 @@ def test_supervisors_see_minutes_by_day_with_a_chart_and_a_table(
     response = client.get("/usage/", {"at": a_month_ago.date().isoformat()})
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<svg class="chart"' in html and 'role="img"' in html
+    assert '<svg id="minutes-chart" class="chart"' in html and 'role="img"' in html
     rows = response.context["rows"]
     tenth = next(r for r in rows if r["period"].day == a_month_ago.date())
     assert tenth["minutes"] == 10.0 and tenth["conversations"] == 1 and tenth["dry_runs"] == 1
