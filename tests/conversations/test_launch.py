@@ -98,6 +98,7 @@ def test_tavus_concurrency_error_gets_the_same_treatment(
     client, operator, make_preset, settings, studio_server
 ):
     settings.SANDBOX_CONCURRENCY_LIMIT = 0
+    settings.TAVUS_CONCURRENCY_LIMIT = 5  # the studio's own check lets it through to Tavus
     client.force_login(operator)
     response = launch(client, make_preset())
     assert response.status_code == 409
