@@ -125,7 +125,13 @@ def board_of(html: str) -> str:
 
 @pytest.mark.parametrize(
     ("seconds", "words"),
-    [(0, "None"), (48, "Under a minute"), (61, "1 minute"), (190, "3 minutes"), (3900, "1 h 5 min")],
+    [
+        (0, "None"),
+        (48, "Under a minute"),
+        (61, "1 minute"),
+        (190, "3 minutes"),
+        (3900, "1 h 5 min"),
+    ],
 )
 def test_billed_time_is_in_words(seconds, words):
     from studio.conversations.wall import billed_text
