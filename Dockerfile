@@ -32,4 +32,5 @@ EXPOSE 8000
 # default 127.0.0.1): set it to your load balancer's address, never '*', or any client could
 # pick the address that sign-in throttling and the audit log see. --ws-max-size: websocket
 # messages over 64 KiB are refused unread (a relayed in-room event is at most 4,096 characters).
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --ws-max-size 65536 --proxy-headers"]
+# permessage-deflate is off, as in `make run` (bench/RESULTS.md, "Fan-out, third pass").
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py ensure_admin && exec uvicorn studio.asgi:application --host 0.0.0.0 --port $PORT --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-per-message-deflate false --proxy-headers"]

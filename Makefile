@@ -40,8 +40,10 @@ static: staticfiles/staticfiles.json
 
 # --ws-max-size: the largest websocket message the server reads at all (64 KiB; a relayed
 # in-room event is at most 4,096 characters, RELAY_MAX_CHARS); anything bigger is closed unread.
+# permessage-deflate off: at 200 sockets on a conversation it cost a third of the event loop's
+# time per message for bytes nobody is short of (bench/RESULTS.md, "Fan-out, third pass").
 WS_MAX_SIZE := 65536
-SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --ws-max-size $(WS_MAX_SIZE)
+SERVE = $(BIN)/uvicorn studio.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan on --ws websockets-sansio --ws-max-size $(WS_MAX_SIZE) --ws-per-message-deflate false
 
 # What staff start: production-like (DEBUG off, the studio's own error pages, a secret key
 # generated once and kept in the instance's data), on the sandbox unless a Tavus key is set.

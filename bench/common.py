@@ -26,6 +26,24 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 BIN = Path(sys.executable).parent
 
 
+def _makefile_flags() -> list[str]:
+    """The websocket flags `make run` gives uvicorn (SERVE in the Makefile), so the servers
+    benchmarked here are started the same way."""
+    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("SERVE ="):
+            words = line.split()
+            return [
+                word
+                for i, word in enumerate(words)
+                if word.startswith("--ws-per-message-deflate")
+                or (i and words[i - 1] == "--ws-per-message-deflate")
+            ]
+    return []
+
+
+WS_DEFLATE = _makefile_flags()
+
+
 def machine() -> str:
     # The load average says how much else was running: these machines are shared.
     return (
@@ -76,7 +94,9 @@ class Workspace:
     def __init__(self, name: str, *, postgres_url: str | None = None, redis_url: str = ""):
         self.dir = Path(tempfile.mkdtemp(prefix=f"studio-bench-{name}-"))
         if postgres_url:
-            self.database_url = fresh_postgres_database(postgres_url, f"studio_bench_{name}")
+            # Named after the configured database, so two checkouts' benchmarks never share one.
+            base = urlsplit(postgres_url).path.strip("/") or "studio"
+            self.database_url = fresh_postgres_database(postgres_url, f"{base}_bench_{name}")
         else:
             self.database_url = f"sqlite:///{self.dir / 'db.sqlite3'}"
         self.env = {
@@ -115,8 +135,8 @@ class Workspace:
         # What the Dockerfile does at build time (into STATIC_ROOT, which git ignores).
         call_command("collectstatic", interactive=False, verbosity=0)
 
-    def server(self, *, lifespan: bool = True, **extra_env) -> "Server":
-        server = Server(self, lifespan=lifespan, extra_env=extra_env)
+    def server(self, *, lifespan=True, deflate: bool | None = None, **extra_env) -> "Server":
+        server = Server(self, lifespan=lifespan, deflate=deflate, extra_env=extra_env)
         self.servers.append(server)
         return server
 
@@ -127,13 +147,18 @@ class Workspace:
             from django.db import connections
 
             connections.close_all()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {self.dir}", flush=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Server:
     """`uvicorn studio.asgi:application` in a subprocess, as `make run` starts it."""
 
-    def __init__(self, workspace: Workspace, *, lifespan: bool, extra_env: dict):
+    def __init__(
+        self, workspace: Workspace, *, lifespan: bool, deflate: bool | None, extra_env: dict
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workspace.dir / f"server-{self.port}.log"
@@ -164,6 +189,8 @@ class Server:
                     "on" if lifespan else "off",
                     "--ws",
                     "websockets-sansio",
+                    *WS_DEFLATE,
+                    *([] if deflate is None else ["--ws-per-message-deflate", str(deflate)]),
                     "--no-access-log",
                     "--log-level",
                     "warning",
@@ -188,6 +215,25 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def rss_mb(self) -> float:
+        """The server's resident memory now, in MB."""
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{self.process.pid}/status", encoding="ascii") as status,
+        ):
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds this server has used so far: (whole process, its event loop's thread).
+        On a shared machine a request's CPU time moves far less with the load than its
+        latency does, so the benchmarks report it beside the rates."""
+        return _cpu_seconds(f"/proc/{self.process.pid}/stat"), _cpu_seconds(
+            f"/proc/{self.process.pid}/task/{self.process.pid}/stat"
+        )
+
     def stop(self) -> None:
         if self.process.poll() is None:
             # uvicorn re-raises the signal after its graceful shutdown: SIGTERM would end the
@@ -201,6 +247,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+def _cpu_seconds(stat_path: str) -> float:
+    with contextlib.suppress(OSError):
+        with open(stat_path, encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        # utime and stime, fields 14 and 15 of proc(5), in clock ticks.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
 
 
 def session_cookie(user) -> str:
@@ -228,3 +283,16 @@ def record(title: str, lines: list[str], *, enabled: bool = True) -> str:
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def target(figure: str, value: str, floor: str, goal: str, met: bool | None) -> str:
+    """One figure against its target: printed, and kept for `bench/run.py`'s closing table
+    (BENCH_SUMMARY names the file it collects them in). met=None: a figure with no target."""
+    state = "—" if met is None else verdict(met)
+    row = f"| {figure} | {floor} | {value} | {goal} | {state} |"
+    print(f"target: {figure}: {value} (floor {floor}; target {goal}): {state}", flush=True)
+    summary = os.environ.get("BENCH_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(row + "\n")
+    return row

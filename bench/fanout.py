@@ -1,7 +1,7 @@
 """Fan-out: one relay socket streams utterances into a live conversation watched by M sockets.
 
     .venv/bin/python bench/fanout.py [--events 1000] [--rate 50] [--clients 1 50 200] [--quick]
-                                     [--no-deflate] [--layer memory|redis]
+                                     [--deflate default|on|off] [--layer memory|redis]
 
 For each M the launcher's socket (the live page's relay) sends `--events` caption lines at
 `--rate` per second; M supervisors' sockets watch the same conversation through the studio
@@ -12,7 +12,13 @@ figures are the servers', not a client library's. Floor: a bare `websockets` ser
 broadcasts what its relay sends to the same M sockets — the least any fan-out server must do.
 `--layer redis` (DATABASE_URL=postgres://..., REDIS_URL) runs the studio as two processes on
 Redis and a fresh PostgreSQL database, the relay on the first, the watchers split across both.
-Targets: p99 < 100 ms at M = 200 on the in-memory layer, and p99 < 3× the floor's.
+
+permessage-deflate: every row runs as `make run` serves (its SERVE line in the Makefile), and
+M = 200 runs once more with compression the other way, studio and floor alike, for its cost:
+the event loop's time per delivered message, the bytes on the wire and the servers' memory.
+
+Targets at M = 200: in memory, p99 ≤ 3× the floor's; on Redis with two processes, keeping up
+(every message delivered, at the rate sent) with p99 ≤ 5× the floor's.
 """
 
 import argparse
@@ -29,18 +35,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    WS_DEFLATE,
     Workspace,
     free_port,
     percentile,
     record,
     scale_services,
     session_cookie,
-    verdict,
+    target,
 )
 from bench.wsclient import watch  # noqa: E402
 
-P99_TARGET_MS, FLOOR_RATIO_TARGET = 100, 3
+FLOOR_RATIO = {"memory": 3, "redis": 5}  # p99 at M = 200 at most this many times the floor's
+KEEPS_UP = 0.98  # delivered msgs/s at least this share of what was sent
 MARK = re.compile(rb"bench-(\d+)-x")
+# What `make run` does: uvicorn's default (on) unless the Makefile says otherwise.
+MAKE_RUN_DEFLATES = "false" not in " ".join(WS_DEFLATE).lower()
 
 
 def parse_args():
@@ -56,12 +66,14 @@ def parse_args():
         help="redis: two studio processes on REDIS_URL and a fresh PostgreSQL database",
     )
     parser.add_argument(
-        "--no-deflate",
-        action="store_true",
-        help="both servers without permessage-deflate (UVICORN_WS_PER_MESSAGE_DEFLATE=false)",
+        "--deflate",
+        choices=["default", "on", "off"],
+        default="default",
+        help="permessage-deflate for every row (default: as `make run`), and no comparison row",
     )
     parser.add_argument("--no-record", action="store_true", help="don't append to RESULTS.md")
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-deflate", choices=["on", "off"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.events = 200
@@ -102,23 +114,46 @@ class Run:
     label: str
     clients: int
     events: int
+    deflate: bool
+    rate: float
     sent: dict[int, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     received: int = 0
     first_send: float = 0.0
     last_receive: float = 0.0
+    loop_cpu: float = 0.0  # the servers' event-loop threads' CPU seconds while streaming
+    wire_bytes: int = 0  # what reached the watchers while streaming
+    rss_mb: float = 0.0  # the servers' memory with every watcher connected
 
     @property
     def expected(self) -> int:
         return self.clients * self.events
 
-    def row(self, floor: "Run | None") -> str:
-        p50, p99 = percentile(self.latencies, 50), percentile(self.latencies, 99)
-        span = max(1e-9, self.last_receive - self.first_send)
-        ratio = f"{p99 / max(percentile(floor.latencies, 99), 1e-9):.1f}×" if floor else "1×"
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 99)
+
+    @property
+    def delivered_rate(self) -> float:
+        return self.received / max(1e-9, self.last_receive - self.first_send)
+
+    @property
+    def keeps_up(self) -> bool:
         return (
-            f"| {self.label} | {self.clients} | {self.received:,} / {self.expected:,} | "
-            f"{p50:.1f} | {p99:.1f} | {self.received / span:,.0f} | {ratio} |"
+            self.received == self.expected
+            and self.delivered_rate >= KEEPS_UP * self.clients * self.rate
+        )
+
+    def row(self, floor: "Run | None") -> str:
+        p50 = percentile(self.latencies, 50)
+        ratio = f"{self.p99 / max(floor.p99, 1e-9):.1f}×" if floor else "1×"
+        per_delivery = f"{1e6 * self.loop_cpu / self.received:.0f}" if self.loop_cpu else "–"
+        rss = f"{self.rss_mb:.0f}" if self.rss_mb else "–"
+        return (
+            f"| {self.label} | {'on' if self.deflate else 'off'} | {self.clients} | "
+            f"{self.received:,} / {self.expected:,} | {p50:.1f} | {self.p99:.1f} | "
+            f"{self.delivered_rate:,.0f} | {ratio} | {per_delivery} | "
+            f"{self.wire_bytes / max(1, self.received):.0f} | {rss} |"
         )
 
 
@@ -142,7 +177,12 @@ def utterance(i: int, tavus_id: str) -> str:
 
 
 async def run_once(
-    run: Run, relay_url: str, targets: list[tuple[int, str]], headers, rate: float, tavus_id: str
+    run: Run,
+    relay_url: str,
+    targets: list[tuple[int, str]],
+    headers,
+    tavus_id: str,
+    servers=(),
 ):
     """Connect the watchers (port, path), stream the events, wait for every delivery (or 15 s)."""
     from websockets.asyncio.client import connect
@@ -150,7 +190,7 @@ async def run_once(
     done = asyncio.Event()
 
     def on_message(message: bytes, now: float) -> None:
-        # A frame may carry several events (the studio batches pushes to big groups).
+        # A frame may carry several events (the studio batches pushes to busy groups).
         for number in {int(match[1]) for match in MARK.finditer(message)}:
             sent = run.sent.get(number)
             if sent is not None:
@@ -171,10 +211,12 @@ async def run_once(
 
         drainer = asyncio.create_task(drain())
         await asyncio.sleep(1.0)  # let every snapshot arrive first
+        cpu_before = [s.cpu()[1] for s in servers]
+        wire_before = sum(w.wire_bytes for w in watchers)
         start = time.perf_counter() + 0.1
         run.first_send = start
         for i in range(run.events):
-            delay = start + i / rate - time.perf_counter()
+            delay = start + i / run.rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             message = utterance(i, tavus_id)
@@ -182,6 +224,9 @@ async def run_once(
             await relay.send(message)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), 15)
+        run.loop_cpu = sum(s.cpu()[1] - b for s, b in zip(servers, cpu_before, strict=True))
+        run.wire_bytes = sum(w.wire_bytes for w in watchers) - wire_before
+        run.rss_mb = sum(s.rss_mb() for s in servers)
         drainer.cancel()
     for watcher in watchers:
         watcher.close()
@@ -206,12 +251,12 @@ def setup_people(count: int):
     return launcher, [session_cookie(launcher)], [session_cookie(u) for u in watchers]
 
 
-def new_conversation(launcher):
+def new_conversation(launcher, title="Fan-out bench"):
     from studio.conversations.models import Conversation, hash_secret
 
     return Conversation.objects.create(
         launched_by=launcher,
-        title="Fan-out bench",
+        title=title,
         status=Conversation.ACTIVE,
         tavus_id="c" + secrets.token_hex(6),
         conversation_url="http://127.0.0.1/sandbox/rooms/bench/",
@@ -220,46 +265,41 @@ def new_conversation(launcher):
     )
 
 
-def studio_runs(args, servers, launcher, launcher_cookie, cookies, label) -> list[Run]:
-    runs = []
-    for m in args.clients:
-        conversation = new_conversation(launcher)
-        path = f"/ws/conversations/{conversation.pk}/"
-        relay = servers[0]
-        targets = [(servers[i % len(servers)].port, path) for i in range(m)]
+def studio_run(args, m, deflate, servers, people, label) -> Run:
+    launcher, launcher_cookie, cookies = people
+    conversation = new_conversation(launcher)
+    path = f"/ws/conversations/{conversation.pk}/"
+    relay = servers[0]
+    targets = [(servers[i % len(servers)].port, path) for i in range(m)]
 
-        def headers(i):
-            # Each page's Origin is the server it loaded from (the studio checks it exactly).
-            cookie = launcher_cookie if i < 0 else cookies[i]
-            origin = servers[0].url if i < 0 else servers[i % len(servers)].url
-            return {"Cookie": f"sessionid={cookie}", "Origin": origin}
+    def headers(i):
+        # Each page's Origin is the server it loaded from (the studio checks it exactly).
+        cookie = launcher_cookie if i < 0 else cookies[i]
+        origin = servers[0].url if i < 0 else servers[i % len(servers)].url
+        return {"Cookie": f"sessionid={cookie}", "Origin": origin}
 
-        run = Run(label, m, args.events)
-        relay_url = f"ws://127.0.0.1:{relay.port}{path}"
-        # The events carry the conversation's Tavus id: the consumer checks it.
-        asyncio.run(run_once(run, relay_url, targets, headers, args.rate, conversation.tavus_id))
-        runs.append(run)
-        print(runs[-1].row(None), flush=True)
-    return runs
+    run = Run(label, m, args.events, deflate, args.rate)
+    relay_url = f"ws://127.0.0.1:{relay.port}{path}"
+    # The events carry the conversation's Tavus id: the consumer checks it.
+    asyncio.run(run_once(run, relay_url, targets, headers, conversation.tavus_id, servers))
+    print(run.row(None), flush=True)
+    return run
 
 
-def floor_runs(args) -> list[Run]:
+def floor_run(args, m, deflate) -> Run:
     import subprocess
 
     port = free_port()
     command = [sys.executable, __file__, "--floor-server", str(port)]
-    process = subprocess.Popen(command + (["--no-deflate"] if args.no_deflate else []))
+    process = subprocess.Popen(command + ["--floor-deflate", "on" if deflate else "off"])
     try:
         time.sleep(1.0)
-        runs = []
-        for m in args.clients:
-            run = Run("floor: bare websockets broadcast", m, args.events)
-            targets = [(port, "/watch")] * m
-            relay_url = f"ws://127.0.0.1:{port}/relay"
-            asyncio.run(run_once(run, relay_url, targets, lambda i: {}, args.rate, "floor"))
-            runs.append(run)
-            print(run.row(None), flush=True)
-        return runs
+        run = Run("floor: bare websockets broadcast", m, args.events, deflate, args.rate)
+        targets = [(port, "/watch")] * m
+        relay_url = f"ws://127.0.0.1:{port}/relay"
+        asyncio.run(run_once(run, relay_url, targets, lambda i: {}, "floor"))
+        print(run.row(None), flush=True)
+        return run
     finally:
         process.terminate()
         process.wait(10)
@@ -268,8 +308,10 @@ def floor_runs(args) -> list[Run]:
 def main():
     args = parse_args()
     if args.floor_server:
-        asyncio.run(floor_server(args.floor_server, deflate=not args.no_deflate))
+        asyncio.run(floor_server(args.floor_server, deflate=args.floor_deflate == "on"))
         return
+    deflate = {"on": True, "off": False}.get(args.deflate, MAKE_RUN_DEFLATES)
+    compare = args.deflate == "default" and max(args.clients) >= 100
     # The studio's default relay limit (RELAY_MAX_PER_SECOND=100), or more for a faster stream.
     relay_limit = max(100, int(args.rate * 2))
     if args.layer == "redis":
@@ -281,14 +323,26 @@ def main():
     else:
         workspace = Workspace("fanout")
         label, processes = "studio, 1 process, in-memory layer, SQLite", 1
+    pairs: list[tuple[Run, Run]] = []  # (floor, studio)
     try:
         workspace.setup_django()
-        launcher, (launcher_cookie,), cookies = setup_people(max(args.clients))
-        servers = [workspace.server(RELAY_MAX_PER_SECOND=relay_limit) for _ in range(processes)]
-        for server in servers:
-            server.wait_ready()
-        floor = floor_runs(args)
-        studio = studio_runs(args, servers, launcher, launcher_cookie, cookies, label)
+        people = setup_people(max(args.clients))
+        launcher, (launcher_cookie,), cookies = people
+        people = (launcher, launcher_cookie, cookies)
+        settings = [deflate, not deflate] if compare else [deflate]
+        for setting in settings:
+            servers = [
+                workspace.server(deflate=setting, RELAY_MAX_PER_SECOND=relay_limit)
+                for _ in range(processes)
+            ]
+            for server in servers:
+                server.wait_ready()
+            sizes = args.clients if setting == deflate else [max(args.clients)]
+            for m in sizes:
+                floor = floor_run(args, m, setting)
+                pairs.append((floor, studio_run(args, m, setting, servers, people, label)))
+            for server in servers:
+                server.stop()
     finally:
         workspace.close()
 
@@ -297,31 +351,52 @@ def main():
         "socket; each watcher is a supervisor's socket on the conversation's live page"
         + (", split across both processes (the relay on the first)" if processes > 1 else ""),
         f"- Studio: uvicorn --ws websockets-sansio, RELAY_MAX_PER_SECOND={relay_limit}; "
-        + (
-            "permessage-deflate OFF on both servers (`UVICORN_WS_PER_MESSAGE_DEFLATE=false`)"
-            if args.no_deflate
-            else "permessage-deflate on for both servers (what browsers negotiate by default)"
-        ),
+        f"permessage-deflate {'on' if deflate else 'off'} as `make run` serves"
+        + (", and the other way at the largest M (studio and floor alike)" if compare else ""),
+        "- loop µs: the servers' event-loop threads' CPU per delivered message; wire B: bytes "
+        "per delivered message on the watchers' sockets; RSS: the servers' memory with every "
+        "watcher connected",
         "",
-        "| server | M | delivered | p50 ms | p99 ms | delivered msgs/s | p99 / floor p99 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | deflate | M | delivered | p50 ms | p99 ms | delivered msgs/s "
+        "| p99 / floor p99 | loop µs | wire B | RSS MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [run.row(None) for run in floor]
-    lines += [run.row(base) for run, base in zip(studio, floor, strict=True)]
-    big, base = studio[-1], floor[-1]
-    p99, floor_p99 = percentile(big.latencies, 99), percentile(base.latencies, 99)
-    target = P99_TARGET_MS if processes == 1 else None
-    lines += [
-        "",
-        f"- Targets at M = {big.clients}: p99 {p99:.0f} ms"
-        + (f" (< {target}: {verdict(p99 < target)})" if target else " (no target on Redis)")
-        + f", {p99 / max(floor_p99, 1e-9):.1f}× the floor's p99 (< {FLOOR_RATIO_TARGET}×: "
-        f"{verdict(p99 < FLOOR_RATIO_TARGET * floor_p99)}); "
-        f"lost {big.expected - big.received:,} of {big.expected:,}",
-    ]
-    if args.no_deflate:
-        label += ", no deflate"
-    record(f"Fan-out: {label}", lines, enabled=not args.no_record)
+    lines += [floor.row(None) for floor, _ in pairs]
+    lines += [studio.row(floor) for floor, studio in pairs]
+    floor, big = next(p for p in pairs if p[0].clients == max(args.clients))
+    ratio = big.p99 / max(floor.p99, 1e-9)
+    limit = FLOOR_RATIO[args.layer]
+    ok = ratio <= limit and (big.keeps_up if args.layer == "redis" else True)
+    where = "in memory, 1 process" if args.layer == "memory" else "Redis + PostgreSQL, 2 processes"
+    goal = f"p99 ≤ {limit}× floor" + (", keeps up, 0 lost" if args.layer == "redis" else "")
+    verdict_row = target(
+        f"fan-out p99, {big.clients} watchers, {where}",
+        f"p99 {big.p99:.1f} ms ({ratio:.1f}×), {big.delivered_rate:,.0f} of "
+        f"{big.clients * args.rate:,.0f} msgs/s, lost {big.expected - big.received:,}",
+        f"p99 {floor.p99:.1f} ms",
+        goal,
+        ok,
+    )
+    lines += ["", "| figure | floor | studio | target | |", "| --- | --- | --- | --- | --- |"]
+    lines.append(verdict_row)
+    if compare:
+        other = next(s for f, s in pairs if s.deflate != deflate)
+        on, off = (big, other) if big.deflate else (other, big)
+
+        def each(run: Run) -> tuple[float, float]:
+            return 1e6 * run.loop_cpu / max(1, run.received), run.wire_bytes / max(1, run.received)
+
+        (on_us, on_bytes), (off_us, off_bytes) = each(on), each(off)
+        lines.append(
+            f"- permessage-deflate at M = {big.clients}: the event loop's time per delivered "
+            f"message {on_us:.0f} µs with it, {off_us:.0f} µs without; {on_bytes:.0f} against "
+            f"{off_bytes:.0f} bytes on the wire; the servers' memory {on.rss_mb:.0f} against "
+            f"{off.rss_mb:.0f} MB; p99 {on.p99:.1f} against {off.p99:.1f} ms"
+        )
+    title = f"Fan-out: {label}"
+    if args.deflate != "default":
+        title += f", deflate {args.deflate}"
+    record(title, lines, enabled=not args.no_record)
 
 
 if __name__ == "__main__":

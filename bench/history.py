@@ -198,6 +198,23 @@ def main():
         "- Matches per phrase: " + ", ".join(f"{p} {n:,}" for p, n in hits.items()),
         "",
     ]
+    from bench.common import target
+
+    floor_ms = f"SELECT … LIMIT 50 p50 {floor_p50:.1f} ms"
+    target(
+        "history list, first page",
+        f"p50 {list_p50:.0f} ms",
+        floor_ms,
+        f"p50 < {LIST_TARGET_MS} ms",
+        list_p50 < LIST_TARGET_MS,
+    )
+    target(
+        "transcript search",
+        f"p50 {search_p50:.0f} ms",
+        floor_ms,
+        f"p50 < {SEARCH_TARGET_MS} ms",
+        search_p50 < SEARCH_TARGET_MS,
+    )
     report = "\n".join(lines)
     print(report)
     if not args.no_record:

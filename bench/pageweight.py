@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from bench.common import Workspace, record, session_cookie, verdict  # noqa: E402
+from bench.common import Workspace, record, session_cookie, target, verdict  # noqa: E402
 
 TARGET_KB = 60
 ASSET = re.compile(
@@ -140,6 +140,13 @@ def main():
         "- Frames the page opens (not counted; in sandbox mode the simulated room, for real "
         "rooms Daily's call UI): " + (", ".join(urlsplit(f).path for f in frames) or "none"),
     ]
+    target(
+        "live page weight, gzip",
+        f"{kb(live_gzip)} KB",
+        f"sign-in page {kb(total(floor, 3))} KB",
+        f"< {TARGET_KB} KB",
+        live_gzip < TARGET_KB * 1024,
+    )
     record("Page weight (live page)", lines, enabled=not args.no_record)
 
 

@@ -37,6 +37,7 @@ class Watcher(asyncio.Protocol):
         self.reset_inflater = False
         self.fragments: list[bytes] = []
         self.compressed = False
+        self.wire_bytes = 0  # what arrived on the socket after the handshake, frames and all
 
     def connection_made(self, transport):
         self.transport = transport
@@ -51,6 +52,8 @@ class Watcher(asyncio.Protocol):
     def data_received(self, data: bytes):
         now = time.perf_counter()
         self.buffer += data
+        if self.handshaken:
+            self.wire_bytes += len(data)
         if not self.handshaken:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:

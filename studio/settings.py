@@ -218,7 +218,8 @@ REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub, once per process per group message (studio/lib/layers.py).
+            "BACKEND": "studio.lib.layers.RedisFanOutChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
@@ -266,6 +267,26 @@ KNOWLEDGE_REFRESH_SECONDS = envint("KNOWLEDGE_REFRESH_SECONDS", 3)
 # Keys the per-person memory stores (presets/models.memory_store_key). Changing it makes every
 # replica forget everyone, so it is separate from SECRET_KEY when set.
 MEMORY_STORE_SECRET = envstr("MEMORY_STORE_SECRET")
+
+# Tools a replica calls during a call can be answered by an HTTPS endpoint of yours (the tool's
+# "Answer automatically from" address): only hosts named here (comma-separated, "host" or
+# "host:port") are ever called, each call waits at most TOOL_ENDPOINT_TIMEOUT seconds, and an
+# answer over TOOL_ENDPOINT_MAX_BYTES is refused. Anything else falls back to a supervisor.
+TOOL_ENDPOINT_ALLOWLIST = [
+    host.strip().lower()
+    for host in envstr("TOOL_ENDPOINT_ALLOWLIST").split(",")
+    if host.strip()
+]
+TOOL_ENDPOINT_TIMEOUT = envint("TOOL_ENDPOINT_TIMEOUT", 5)
+TOOL_ENDPOINT_MAX_BYTES = envint("TOOL_ENDPOINT_MAX_BYTES", 3000)
+# At most this many automatic calls per conversation: a join link's holder could relay made-up
+# tool calls, and each would otherwise reach your endpoint.
+TOOL_ENDPOINT_MAX_PER_CONVERSATION = envint("TOOL_ENDPOINT_MAX_PER_CONVERSATION", 50)
+# A CA bundle (PEM) to trust besides the usual ones, for endpoints on a private CA.
+TOOL_ENDPOINT_CA_FILE = envstr("TOOL_ENDPOINT_CA_FILE")
+# When set, each call carries X-Studio-Signature: sha256=<HMAC-SHA256 of the body>, so the
+# endpoint can tell the studio's calls from anyone else's.
+TOOL_ENDPOINT_SECRET = envstr("TOOL_ENDPOINT_SECRET")
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -324,6 +345,10 @@ ALERTS = {
     "ending_soon": envint("ALERT_ENDING_SOON_SECONDS", 120),
     "end_slow": envint("ALERT_END_UNCONFIRMED_SECONDS", 60),
     "stuck": envint("ALERT_STUCK_SECONDS", 60),
+    # How long a triggered guardrail stays an alert on the wall's tile.
+    "guardrail": envint("ALERT_GUARDRAIL_SECONDS", 120),
+    # How long a completed objective or a tool call shows on the tile (not an alert).
+    "note": envint("ALERT_NOTE_SECONDS", 30),
 }
 ALERT_INTERVAL = envint("ALERT_INTERVAL", 5)
 # Sign-in throttling, per client (address): a few failures are free, then each doubles the wait

@@ -31,6 +31,10 @@
     document.querySelectorAll(".recent-chip[data-ended]").forEach(function (chip) {
       if (now - Date.parse(chip.dataset.ended) > 3600 * 1000) chip.remove();
     });
+    // A completed objective or a tool call shows on its tile for a short while only.
+    document.querySelectorAll(".tile-note[data-until]").forEach(function (note) {
+      if (now > Date.parse(note.dataset.until)) note.remove();
+    });
   }
   tick();
   setInterval(tick, 1000);

@@ -8,8 +8,11 @@ can know, and the studio refuses the rest:
   message (page -> studio)       staff live page in the room    join page
   room_event: an app-message     yes                            yes: the page keeps only the
     the replica sent (captions,                                 replica's app-messages, and is
-    speaking, tool calls, ...)                                  the only witness of captions
+    speaking, ...)                                              the only witness of captions
                                                                 when no staff page is in
+  room_event: objectives,        yes                            yes, by the same rule: Tavus
+    guardrails, tool calls                                      sends them from the replica,
+                                                                like captions (see below)
   room_event: Tavus's own        yes (the sandbox's room        no
     conversation.joined/left       sends them)
   presence: someone joined/left  anyone it saw in the room      only itself: one person
@@ -20,6 +23,14 @@ can know, and the studio refuses the rest:
 
 Whoever sends it, an in-room event names only Tavus's speakers (user, replica) and this
 conversation (studio.tavus.events.parse_room_event).
+
+Objective, guardrail and tool-call events come from the replica as captions do, so the join
+page relays them too: with only the participant in the room it is their sole witness. What a
+made-up one could do is bounded as for captions: a false line on the record, a false alert on
+the wall. A tool call is answered automatically only for a tool of this conversation's persona,
+at most TOOL_ENDPOINT_MAX_PER_CONVERSATION times, and its arguments are what the person could
+have said anyway (the replica's model fills them from the conversation): an endpoint treats
+them as untrusted input (studio.conversations.behaviour).
 
 Limits: each message is at most RELAY_MAX_CHARS characters as Daily counts an app-message
 (JSON text, UTF-16 code units); each socket sends at most RELAY_MAX_PER_SECOND messages, and
@@ -39,11 +50,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from studio.accounts.roles import is_supervisor
-from studio.conversations import live, push
+from studio.conversations import behaviour, live, push
 from studio.conversations.models import Conversation, Event
 from studio.conversations.push import Pushes
 from studio.lib.consumers import NoHopWebsocketConsumer
-from studio.tavus.events import EventError, parse_room_event
+from studio.tavus.events import EventError, app_message_length, parse_room_event
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +74,6 @@ JSON_CHARS_PER_CHAR = 6
 def _now() -> float:
     """The relay limits' clock (tests freeze it)."""
     return time.monotonic()
-
-
-def daily_length(envelope) -> int:
-    """An app-message's size as daily-js counts it: JSON.stringify(data).length, in UTF-16
-    code units (dist/daily.js, sendAppMessage), so a Hindi or Japanese caption is not
-    charged three bytes a character."""
-    text = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
-    return len(text.encode("utf-16-le")) // 2
 
 
 class Budget:
@@ -150,8 +153,10 @@ def _presence(pk: int, participant_id: str, present: bool, name: str, via: str, 
 
 @database_sync_to_async
 def _confirm_command(pk: int, event_id) -> Pushes:
-    """The host page sent a steering command into the room: say so on the timeline."""
-    event = Event.objects.filter(pk=event_id, conversation_id=pk, event_type="studio.steer").first()
+    """The host page sent a steering command, a tool's answer or an objective's yes into the
+    room: say so on the timeline (a command) or the behaviour card (the others)."""
+    commands = ("studio.steer", *behaviour.COMMANDS)
+    event = Event.objects.filter(pk=event_id, conversation_id=pk, event_type__in=commands).first()
     if event is None or event.payload.get("delivered"):
         return []
     event.payload = {
@@ -160,6 +165,8 @@ def _confirm_command(pk: int, event_id) -> Pushes:
         "label": event.payload["label"] + " — sent into the room",
     }
     event.save(update_fields=["payload"])
+    if event.event_type in behaviour.COMMANDS:
+        return behaviour.card_pushes(event.conversation)
     return [(push.conversation_group(pk), live.status_html(event.conversation))]
 
 
@@ -310,7 +317,7 @@ class RoomRelayConsumer(PushConsumer):
         envelope = message.get("event")
         if not isinstance(envelope, dict):
             return "event must be an object"
-        size = daily_length(envelope)
+        size = app_message_length(envelope)
         if size > settings.RELAY_MAX_CHARS:
             return f"too large: {size} characters, over Daily's {settings.RELAY_MAX_CHARS}"
         if envelope.get("event_type") in PRESENCE_EVENTS and not self.reports_others:

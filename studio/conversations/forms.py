@@ -22,6 +22,15 @@ class LaunchForm(forms.Form):
         "no place in the room. You can still join the video from it.",
     )
 
+    # Only for presets that remember people (removed otherwise): whose memories to use.
+    person = forms.CharField(
+        label="Who is it with?",
+        required=False,
+        max_length=200,
+        help_text="Their email address, or another id that is theirs alone (not just a first "
+        "name): the replica remembers earlier conversations with exactly this person. Not "
+        "needed when you talk yourself: then it is you.",
+    )
     conversation_name = forms.CharField(
         label="Conversation name",
         required=False,
@@ -56,6 +65,8 @@ class LaunchForm(forms.Form):
             kwargs["initial"].setdefault("talker", preset.talker)
         super().__init__(*args, **kwargs)
         self.preset = preset
+        if preset is None or not preset.remember_people:
+            del self.fields["person"]
         if preset is not None:
             # Show what the preset will use when a field is left blank.
             greeting = preset.custom_greeting or (
@@ -74,6 +85,31 @@ class LaunchForm(forms.Form):
 
     def clean_talker(self) -> str:
         return self.cleaned_data["talker"] or (self.preset.talker if self.preset else Talker.ME)
+
+    def clean_person(self) -> str:
+        return " ".join(self.cleaned_data["person"].split())
+
+    def clean(self):
+        data = super().clean()
+        if "person" in self.fields and data.get("talker") == Talker.LINK and not data.get("person"):
+            self.add_error(
+                "person",
+                "This preset remembers people: say who the conversation is with (their email "
+                "address, say), so the replica brings back only their memories.",
+            )
+        return data
+
+    def memory_person(self, user) -> tuple[str, str]:
+        """Whose memories this conversation uses: (who, for the memory key; in words), or
+        ("", "") when the preset remembers nobody. The two kinds never meet: a launcher who
+        talks is their studio account, a person with the link is what was typed."""
+        if "person" not in self.fields:
+            return "", ""
+        data = getattr(self, "cleaned_data", None) or {}  # an unbound form: the preset's answer
+        if (data.get("talker") or self.initial.get("talker")) == Talker.ME:
+            return f"studio-user:{user.pk}", "you"
+        person = data.get("person", "")
+        return (f"person:{person}", person) if person else ("", "")
 
     def overrides(self) -> dict:
         data = self.cleaned_data
@@ -135,3 +171,43 @@ class SteerForm(forms.Form):
             actor=user,
         )
         return event, envelope
+
+
+class ToolAnswerForm(forms.Form):
+    """A supervisor answers a tool call the replica made (studio.conversations.behaviour)."""
+
+    STATUSES = [("success", "Send the answer"), ("error", "Say it failed")]
+    tool_call_id = forms.CharField(widget=forms.HiddenInput, max_length=180)
+    # Daily app messages are limited to about 4 KB, envelope included.
+    output = forms.CharField(
+        label="Answer",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    status = forms.ChoiceField(choices=STATUSES, initial="success")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("status") == "success" and not data.get("output", "").strip():
+            self.add_error("output", "Type the answer the replica should use.")
+        return data
+
+    def problems(self) -> list[str]:
+        """Errors not shown beside the answer box (the call and the button are not typed)."""
+        return [*self.non_field_errors(), *self["tool_call_id"].errors, *self["status"].errors]
+
+    def output_value(self) -> str:
+        text = self.cleaned_data.get("output", "").strip()
+        if self.cleaned_data["status"] == "error":
+            return text or "The tool could not answer."
+        return text
+
+
+class ObjectiveConfirmForm(forms.Form):
+    """A supervisor says yes to an objective waiting for one."""
+
+    objective_name = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    def problems(self) -> list[str]:
+        return [*self.non_field_errors(), *self["objective_name"].errors]

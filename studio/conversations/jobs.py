@@ -17,6 +17,9 @@ another at the end of its pass.
 - retention, every RECONCILE_INTERVAL s, lease `purge-day` (24 h, kept: at most one purge a day
   across all processes): retention.purge_once_a_day.
 
+Not in this list, because it runs on no timer: a tool call that a tool's HTTPS endpoint answers
+is handed to a small thread pool as it arrives (studio.conversations.behaviour), one call once.
+
 Not in this list, because it is not the studio's: the sandbox's own ticker, a daemon thread per
 process, started by the first sandbox request, that acts on the emulated conversations' timers
 about four times a second (studio/sandbox/lifecycle.py; no lease: each conversation it advances

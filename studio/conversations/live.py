@@ -6,10 +6,11 @@ Everything here is sync; consumers call it through database_sync_to_async. Funct
 out a change return its pushes (studio.conversations.push) and send nothing: the caller does.
 """
 
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from studio.conversations import push, wall
+from studio.conversations import behaviour, push, wall
 from studio.conversations.models import Conversation, Event, Utterance
 from studio.conversations.push import Pushes
 from studio.tavus.events import UTTERANCE
@@ -29,7 +30,6 @@ STORED_ROOM_EVENTS = {
     "conversation.joined",
     "conversation.left",
     "conversation.replica_interrupted",
-    "conversation.tool_call",
     "conversation.perception_tool_call",
     "conversation.perception_analysis",
 }
@@ -47,8 +47,10 @@ def status_html(conversation: Conversation) -> str:
 
 def snapshot_html(conversation: Conversation) -> str:
     """Everything a (re)connecting page needs, so a dropped socket loses nothing."""
-    return status_html(conversation) + render_part(
-        "captions", conversation, utterances=list(conversation.utterances.all())
+    return (
+        status_html(conversation)
+        + render_part("captions", conversation, utterances=list(conversation.utterances.all()))
+        + behaviour.card_html(conversation)
     )
 
 
@@ -62,8 +64,38 @@ def status_pushes(conversation: Conversation, *, wall_too=True, launched=False) 
     return pushes
 
 
+# A conversation's status panel and wall tile, rendered at most this often when its changes
+# come in a burst (push.throttled): Tavus sends five webhooks or so around an ending, and
+# retries in storms. A single change is not delayed.
+STATUS_EVERY = 0.5  # seconds
+
+
 def publish_status(conversation: Conversation, *, wall_too=True, launched=False) -> None:
-    push.send(status_pushes(conversation, wall_too=wall_too, launched=launched))
+    """Send a state change to the live pages (and, wall_too, the walls), rendered from the
+    conversation as stored: now, or for a burst of changes once more at the end of it."""
+    if launched:
+        push.send(status_pushes(conversation, launched=True))
+        return
+    parts = ("page", "wall") if wall_too else ("page",)
+    push.send(
+        push.throttled(
+            f"status-{conversation.pk}", _status_render(conversation.pk), STATUS_EVERY, parts
+        )
+    )
+
+
+def _status_render(pk: int) -> push.Render:
+    def render(parts: frozenset[str]) -> Pushes:
+        conversations = Conversation.objects.all()
+        if "wall" in parts:
+            conversations = conversations.select_related("launched_by")  # the tile names them
+        try:
+            current = conversations.get(pk=pk)  # get(), not first(): no date ordering to build
+        except Conversation.DoesNotExist:
+            return []
+        return status_pushes(current, wall_too="wall" in parts)
+
+    return render
 
 
 def timeline(conversation: Conversation) -> list[dict]:
@@ -99,7 +131,11 @@ def timeline(conversation: Conversation) -> list[dict]:
     )
     if c.recording_started_at:
         steps.append({"label": "Recording started", "at": c.recording_started_at, "state": "done"})
-    for event in c.events.filter(source=Event.STUDIO).select_related("actor"):
+    # Tool answers and objectives' yeses have their own card (studio.conversations.behaviour).
+    studio_events = c.events.filter(source=Event.STUDIO).exclude(
+        event_type__in=(behaviour.ENDPOINT, *behaviour.COMMANDS)
+    )
+    for event in studio_events.select_related("actor"):
         steps.append(
             {
                 "label": event.payload.get("label", event.event_type),
@@ -128,18 +164,20 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
         if not event.speech:
             return []
         role = event.role or "user"
-        utterance, created = Utterance.objects.get_or_create(
-            conversation=conversation,
-            dedupe_key=event.dedupe_key[:200],
-            defaults={
-                "role": role,
-                "text": event.speech,
-                "seq": event.seq,
-                "inference_id": event.inference_id or "",
-                "said_by": steered_by(conversation, event.speech) if role == "user" else "",
-            },
-        )
-        if not created:
+        try:
+            # Insert first: a caption is nearly always new, and a read before each one was a
+            # query per caption for the rare twin the unique constraint refuses anyway.
+            with transaction.atomic():
+                utterance = Utterance.objects.create(
+                    conversation=conversation,
+                    dedupe_key=event.dedupe_key[:200],
+                    role=role,
+                    text=event.speech,
+                    seq=event.seq,
+                    inference_id=event.inference_id or "",
+                    said_by=steered_by(conversation, event.speech) if role == "user" else "",
+                )
+        except IntegrityError:
             return []
         html = render_part("caption", conversation, utterance=utterance) + render_part(
             "streaming", conversation, role=utterance.role, speech=""
@@ -158,6 +196,11 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
         role = role or event.role or "replica"
         html = render_part("speaking", conversation, role=role, on=on)
         return [(page, html), *wall.speaking_pushes(conversation, role, on)]
+    if kind in behaviour.ROOM_EVENTS:  # objectives, guardrails, tool calls
+        stored = conversation.record_event(
+            source=Event.ROOM, event_type=kind, dedupe_key=event.dedupe_key, payload=event.raw
+        )
+        return behaviour.received(conversation, stored, event) if stored else []
     if kind in STORED_ROOM_EVENTS:
         stored = conversation.record_event(
             source=Event.ROOM, event_type=kind, dedupe_key=event.dedupe_key, payload=event.raw

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import hmac
 import os
@@ -8,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +42,7 @@ def outcome_text(status: str, end_reason: str, failure_reason: str) -> str:
     """How a conversation ended, in the staff's words (Tavus's code when it is a new one)."""
     if status == Conversation.FAILED:
         return failure_reason
-    return END_REASONS.get(end_reason, end_reason.replace("_", " ").capitalize())
+    return end_reason_words(end_reason)
 
 
 def clock_text(seconds: int) -> str:
@@ -55,6 +56,23 @@ def clock_text(seconds: int) -> str:
 conversation_ended = Signal()
 # This process, as the holder of a Lease.
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@functools.cache
+def _by_secret_sql() -> str:
+    """A conversation by its webhook secret's hash, with what receiving a webhook needs (the
+    other columns load if asked for). Every webhook starts here, and the ORM's building of
+    the full query (forty columns, the date ordering) was a quarter of a webhook's time
+    (bench/RESULTS.md); the pages' updates read the conversation afresh (live.py)."""
+    fields = ["id", "webhook_secret_hash", "end_received_at", "tavus_id", "status"]
+    fields += ["created_at", "launched_by_id"]
+    table = Conversation._meta.db_table
+    return f"SELECT {', '.join(fields)} FROM {table} WHERE webhook_secret_hash = %s"  # noqa: S608
+
+
+def end_reason_words(reason: str) -> str:
+    """An ended conversation's reason, in the staff's words."""
+    return END_REASONS.get(reason, reason.replace("_", " ").capitalize())
 
 
 def without_secrets(payload: dict) -> dict:
@@ -191,7 +209,11 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            # The wall's "recently ended" and its board count the last hour's endings.
+            models.Index(fields=["ended_at"], name="conversation_ended_at"),
+        ]
 
     def __str__(self):
         return self.title
@@ -236,7 +258,7 @@ class Conversation(models.Model):
     def for_webhook_secret(cls, secret: str):
         """The conversation a callback URL belongs to, or None (also once the grace is over)."""
         digest = hash_secret(secret)
-        conversation = cls.objects.filter(webhook_secret_hash=digest).first()
+        conversation = next(iter(cls.objects.raw(_by_secret_sql(), [digest])), None)
         if conversation is None or not hmac.compare_digest(
             conversation.webhook_secret_hash, digest
         ):
@@ -376,6 +398,15 @@ class Conversation(models.Model):
             setattr(self, name, value)
         type(self).objects.filter(pk=self.pk).update(**fields)
 
+    def _set_if(self, condition: models.Q, **fields) -> bool:
+        """Write these fields only if the row still meets `condition` (one UPDATE, so two
+        processes racing cannot both do it); True when it did."""
+        if not type(self).objects.filter(condition, pk=self.pk).update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
     def mark_launched(self, tavus):
         status = self.ENDED if tavus.status == "ended" else self.ACTIVE
         fields = {
@@ -396,9 +427,9 @@ class Conversation(models.Model):
         """Write `fields` only while the status is one of `before`, in one conditional UPDATE:
         the launch view, the reconciler and webhooks race, and whoever gets there first wins
         (the state only moves forward). Returns whether this call moved it."""
-        moved = type(self).objects.filter(pk=self.pk, status__in=before).update(**fields)
+        moved = self._set_if(models.Q(status__in=before), **fields)
         self.refresh_from_db()
-        return bool(moved)
+        return moved
 
     def mark_failed(self, reason: str) -> bool:
         now = timezone.now()
@@ -433,6 +464,7 @@ class Conversation(models.Model):
         ]
 
     def mark_ended(self, reason: str, when=None):
+        """End it once, whoever says so first (a webhook, the reconciler, another process)."""
         if self.status in (self.ENDED, self.FAILED):
             return False
         now = timezone.now()
@@ -440,8 +472,11 @@ class Conversation(models.Model):
         # behind our own start cannot be: those fall back to the studio's clock.
         if when is None or when > now or when < self.created_at:
             when = now
-        self._set(status=self.ENDED, ended_at=when, end_received_at=now, end_reason=reason)
-        # _set() writes with update(), which sends no post_save: say it here (search listens).
+        live = models.Q(status__in=self.LIVE_STATUSES)
+        fields = {"ended_at": when, "end_received_at": now, "end_reason": reason}
+        if not self._set_if(live, status=self.ENDED, **fields):
+            return False
+        # _set_if() writes with update(), which sends no post_save: say it here (search listens).
         conversation_ended.send(sender=type(self), conversation=self)
         return True
 
@@ -466,31 +501,44 @@ class Conversation(models.Model):
     def receive_webhook(self, event) -> set[str] | None:
         """Store a parsed webhook once and advance the state; None when it was a duplicate.
         The receiver, the reconciler and the artifact watchdog all come through here."""
-        # One transaction: the event and the state it brings land together, and SQLite's
-        # write lock is taken once per webhook rather than once per statement.
-        with transaction.atomic():
-            stored = self.record_event(
-                source=Event.WEBHOOK,
-                event_type=event.event_type,
-                dedupe_key=event.dedupe_key,
-                payload=without_secrets(event.raw),
-                occurred_at=event.timestamp,
-            )
-            return None if stored is None else self.apply_webhook(event)
+        dedupe_key = event.dedupe_key[:200]
+        # Tavus redelivers often (bench/webhooks.py sends 30 % twice): a redelivery is known
+        # by one read, without waiting for SQLite's write lock.
+        if Event.stored(self.pk, dedupe_key):
+            return None
+        try:
+            # One transaction: the event and the state it brings land together, and SQLite's
+            # write lock is taken once per webhook rather than once per statement.
+            with transaction.atomic():
+                Event.objects.create(
+                    conversation=self,
+                    source=Event.WEBHOOK,
+                    event_type=event.event_type,
+                    dedupe_key=dedupe_key,
+                    payload=without_secrets(event.raw),
+                    occurred_at=event.timestamp or timezone.now(),
+                )
+                return self.apply_webhook(event)
+        except IntegrityError:
+            return None  # its twin, delivered at the same moment, got in first
 
     def apply_webhook(self, event) -> set[str]:
-        """Advance the state from a parsed webhook. Returns the names of what changed."""
+        """Advance the state from a parsed webhook. Returns the names of what changed.
+        Transitions are conditional updates, so the row need not be read again first."""
         changed = set()
         props = event.properties
         when = event.timestamp or timezone.now()
-        self.refresh_from_db()
         if event.event_type == "system.replica_joined":
-            # A late join never reopens an ended conversation.
-            if self.is_live and not self.replica_joined_at:
-                fields = {"replica_joined_at": when}
-                if self.status in (self.LAUNCHING, self.UNKNOWN):
-                    fields["status"] = self.ACTIVE
-                self._set(**fields)
+            # A late join never reopens an ended conversation; it moves a launch on.
+            live = models.Q(status__in=self.LIVE_STATUSES, replica_joined_at=None)
+            starting = (self.LAUNCHING, self.UNKNOWN)
+            status = models.Case(
+                models.When(status__in=starting, then=models.Value(self.ACTIVE)),
+                default=models.F("status"),
+            )
+            was = self.status
+            if self._set_if(live, replica_joined_at=when, status=status):
+                self.status = self.ACTIVE if was in starting else was
                 changed.add("status")
         elif event.event_type == "system.shutdown":
             if self.mark_ended(event.shutdown_reason or "ended", when):
@@ -571,6 +619,18 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.event_type} ({self.source})"
 
+    @classmethod
+    def stored(cls, conversation_id: int, dedupe_key: str) -> bool:
+        """Whether this event of the conversation is stored already (every webhook asks: a
+        plain statement; the ORM's exists() took ten times as long to build as to run)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {cls._meta.db_table} "  # noqa: S608 (names, not input)
+                "WHERE conversation_id = %s AND dedupe_key = %s LIMIT 1",
+                [conversation_id, dedupe_key],
+            )
+            return cursor.fetchone() is not None
+
 
 class Utterance(models.Model):
     """A final caption line, stored once (dedupe by seq or inference id)."""
@@ -594,6 +654,11 @@ class Utterance(models.Model):
             models.UniqueConstraint(
                 fields=["conversation", "dedupe_key"], name="utterance_once_per_conversation"
             )
+        ]
+        # A conversation's latest lines (the wall's tile, after every caption) read from the
+        # end of this index instead of sorting every line the conversation has had.
+        indexes = [
+            models.Index(fields=["conversation", "spoken_at", "id"], name="utterance_in_order")
         ]
 
     def __str__(self):

@@ -145,13 +145,17 @@ def _utterance_saved(sender, instance, created, raw=False, **kwargs):
 def index_captions(pk: int, *, throttled: bool = False) -> None:
     """Index a conversation's captions, unless its final transcript is in (that counts).
     throttled: skip a live conversation this process indexed in the last LIVE_INDEX_EVERY s."""
-    conversation = Conversation.objects.only("pk", "transcript", "status").filter(pk=pk).first()
+    now = time.monotonic()
+    # Indexed here a moment ago, so live then: skipped without a query (what it skips is
+    # caught by the next caption, the catch-up job and the end).
+    if throttled and now - _last_indexed.get(pk, -LIVE_INDEX_EVERY) < LIVE_INDEX_EVERY:
+        return
+    conversation = (
+        Conversation.objects.only("pk", "transcript", "status").filter(pk=pk).order_by().first()
+    )
     if conversation is None or conversation.transcript is not None:
         return
     if throttled and conversation.is_live:
-        now = time.monotonic()
-        if now - _last_indexed.get(pk, -LIVE_INDEX_EVERY) < LIVE_INDEX_EVERY:
-            return
         if len(_last_indexed) > 10_000:
             _last_indexed.clear()
         _last_indexed[pk] = now

@@ -13,5 +13,11 @@ urlpatterns = [
     path("conversations/<int:pk>/end/", views.end_conversation, name="end"),
     path("conversations/<int:pk>/left/", views.page_left, name="left"),
     path("conversations/<int:pk>/steer/", views.steer, name="steer"),
+    path("conversations/<int:pk>/tool-answer/", views.answer_tool, name="tool-answer"),
+    path(
+        "conversations/<int:pk>/objective-confirm/",
+        views.confirm_objective,
+        name="objective-confirm",
+    ),
     path("hooks/tavus/<str:secret>/", views.tavus_webhook, name="webhook"),
 ]

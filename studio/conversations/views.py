@@ -16,8 +16,13 @@ from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.connection import current
-from studio.conversations import live, push
-from studio.conversations.forms import LaunchForm, SteerForm
+from studio.conversations import behaviour, live, push
+from studio.conversations.forms import (
+    LaunchForm,
+    ObjectiveConfirmForm,
+    SteerForm,
+    ToolAnswerForm,
+)
 from studio.conversations.models import Conversation, Event
 from studio.presets.demo import ensure_demo_presets
 from studio.presets.models import Preset, Talker
@@ -82,7 +87,8 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         return _launch(request, preset, form)
     effective = preset.effective_settings(
-        form.overrides() if form.is_bound and form.is_valid() else None
+        form.overrides() if form.is_bound and form.is_valid() else None,
+        *form.memory_person(request.user),
     )
     template = "conversations/launch_preset.html"
     if request.htmx and request.method == "POST":
@@ -96,8 +102,9 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def launch_preview(request: HttpRequest, pk: int) -> HttpResponse:
     preset = get_object_or_404(Preset, pk=pk, archived=False)
-    form = LaunchForm(request.POST)
-    effective = preset.effective_settings(form.overrides() if form.is_valid() else None)
+    form = LaunchForm(request.POST, preset=preset)
+    form.is_valid()  # what is valid so far shows; the rest waits for the launch's own check
+    effective = preset.effective_settings(form.overrides(), *form.memory_person(request.user))
     return render(
         request,
         "conversations/launch_preset.html#preview",
@@ -113,7 +120,8 @@ def _launch(request, preset, form):
     holders = _slots_full()
     if holders is not None:
         return _slots_page(request, preset, holders)
-    effective = preset.effective_settings(form.overrides())
+    person, person_label = form.memory_person(request.user)
+    effective = preset.effective_settings(form.overrides(), person, person_label)
     if effective.blockers:
         # Tavus would refuse these; say so now instead of spending a launch on it.
         for blocker in effective.blockers:
@@ -162,7 +170,7 @@ def _launch(request, preset, form):
     except client.TavusError as exc:
         conversation.mark_failed(exc.message)
         form.add_error(None, f"Tavus refused to start the conversation: {exc.message}")
-        effective = preset.effective_settings(form.overrides())
+        effective = preset.effective_settings(form.overrides(), person, person_label)
         return render(
             request,
             "conversations/launch_preset.html",
@@ -177,6 +185,10 @@ def _launch(request, preset, form):
         detail=f"preset {preset.name!r}, Tavus {conversation.tavus_id}",
     )
     live.publish_status(conversation, launched=True)
+    if "memory_stores" in effective.body:
+        # In words, once: whose memories this conversation brings back and adds to.
+        memory = next(line for line in effective.summary if "will remember" in line)
+        messages.info(request, f"{memory}.")
     if conversation.test_mode:
         messages.info(
             request,
@@ -219,6 +231,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
             "sandbox_room": sandbox_room,
             "can_steer": conversation.is_live and is_supervisor(request.user),
             "steer_form": SteerForm(),
+            "behaviour": behaviour.summary(conversation),
         },
     )
     if joins_room and not sandbox_room:
@@ -312,6 +325,62 @@ def steer(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Sent to the room.")
     else:
         for error in form.non_field_errors() or ["Check the command and try again."]:
+            messages.error(request, error)
+    return redirect("conversations:page", pk=conversation.pk)
+
+
+@role_required(SUPERVISOR)
+@require_POST
+def answer_tool(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor answers a tool call the replica made: sent into the room as its result."""
+    conversation = _get_conversation_for_user(request, pk)
+    form = ToolAnswerForm(request.POST)
+    sent = None
+    if form.is_valid():
+        data = form.cleaned_data
+        sent, problem = behaviour.answer(
+            conversation, data["tool_call_id"], form.output_value(), data["status"],
+            user=request.user,
+        )
+        if problem:
+            form.add_error(None, problem)
+        else:
+            audit("tool answer", request=request, target=conversation, detail=sent.payload["label"])
+            push.send(behaviour.card_pushes(conversation))
+    done = "Answer sent to the room."
+    return _card_answer(request, conversation, sent, answer_form=form, done=done)
+
+
+@role_required(SUPERVISOR)
+@require_POST
+def confirm_objective(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor says yes to an objective that waits for one (confirmation_mode "manual")."""
+    conversation = _get_conversation_for_user(request, pk)
+    form = ObjectiveConfirmForm(request.POST)
+    sent = None
+    if form.is_valid():
+        name = form.cleaned_data["objective_name"]
+        sent, problem = behaviour.confirm(conversation, name, request.user)
+        if problem:
+            form.add_error(None, problem)
+        else:
+            audit("objective confirmed", request=request, target=conversation, detail=name)
+            push.send(behaviour.card_pushes(conversation))
+    return _card_answer(request, conversation, sent, confirm_form=form, done="Confirmed.")
+
+
+def _card_answer(request, conversation, sent, *, done: str, **forms) -> HttpResponse:
+    """The behaviour card again (htmx), or back to the live page with a message."""
+    if request.htmx:
+        context = {"conversation": conversation, "behaviour": behaviour.summary(conversation)}
+        if not sent:
+            context.update(forms)
+        return render(request, "conversations/live.html#behaviour", context)
+    if sent:
+        messages.success(request, done)
+    else:
+        (form,) = forms.values()
+        for error in form.problems() or ["Check it and try again."]:
             messages.error(request, error)
     return redirect("conversations:page", pk=conversation.pk)
 

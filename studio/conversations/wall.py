@@ -11,18 +11,29 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from studio.connection import current
 from studio.conversations import push
-from studio.conversations.models import Conversation, Event, Lease, Utterance
+from studio.conversations.models import (
+    Conversation,
+    Event,
+    Lease,
+    Utterance,
+    end_reason_words,
+)
 from studio.conversations.push import Pushes
 
 PAGE = "conversations/monitor.html"
 ALERTS_LEASE = "alerts"
+# What the replica's persona did, as Tavus said in the room: a triggered guardrail is an alert
+# for ALERTS["guardrail"] seconds; a completed objective or a tool call shows on the tile for
+# ALERTS["note"] seconds (studio.conversations.behaviour keeps the whole story).
+GUARDRAIL = "conversation.guardrail.triggered"
+NOTE_EVENTS = ("conversation.objective.completed", "conversation.tool_call")
 
 
 @dataclass(frozen=True)
@@ -31,9 +42,10 @@ class Alert:
     text: str
 
 
-def alerts(c: Conversation, now=None, last_spoken=None) -> list[Alert]:
+def alerts(c: Conversation, now=None, last_spoken=None, recent=()) -> list[Alert]:
     """What needs a supervisor's eye right now. Pure: the same state and clock, the same
-    answer, so alerts clear themselves once their condition is gone."""
+    answer, so alerts clear themselves once their condition is gone. `recent`: the
+    conversation's latest behaviour events (_recent_behaviour)."""
     now = now or timezone.now()
     found = []
     if not c.is_live:
@@ -57,7 +69,48 @@ def alerts(c: Conversation, now=None, last_spoken=None) -> list[Alert]:
         found.append(Alert("ending_soon", f"Less than {limits['ending_soon'] // 60} minutes left"))
     if c.end_requested_at and (now - c.end_requested_at).total_seconds() > limits["end_slow"]:
         found.append(Alert("end_unconfirmed", "End requested, but Tavus has not confirmed it"))
+    guardrail = next((e for e in recent if e.event_type == GUARDRAIL), None)
+    if guardrail and 0 <= (now - guardrail.occurred_at).total_seconds() < limits["guardrail"]:
+        name = _properties(guardrail).get("guardrail_name") or "a guardrail"
+        found.append(Alert("guardrail", f"Guardrail “{name}” triggered: check what was said"))
     return found
+
+
+def _properties(event: Event) -> dict:
+    props = event.payload.get("properties") if isinstance(event.payload, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def _recent_behaviour(conversations, now) -> dict[int, list[Event]]:
+    """Each conversation's guardrails, objectives completed and tool calls young enough to show,
+    newest first: one query for a whole wall."""
+    window = max(settings.ALERTS["guardrail"], settings.ALERTS["note"])
+    rows = Event.objects.filter(
+        conversation__in=conversations,
+        source=Event.ROOM,
+        event_type__in=(GUARDRAIL, *NOTE_EVENTS),
+        occurred_at__gte=now - timedelta(seconds=window),
+    ).order_by("-occurred_at", "-id")
+    found: dict[int, list[Event]] = {}
+    for event in rows:
+        found.setdefault(event.conversation_id, []).append(event)
+    return found
+
+
+def note(recent, now) -> dict | None:
+    """The tile's brief word on the latest objective completed or tool call, with when it goes."""
+    event = next((e for e in recent if e.event_type in NOTE_EVENTS), None)
+    if event is None:
+        return None
+    until = event.occurred_at + timedelta(seconds=settings.ALERTS["note"])
+    if until <= now:
+        return None
+    props = _properties(event)
+    if event.event_type == "conversation.tool_call":
+        text = f"Tool call: {props.get('name') or 'a tool'}"
+    else:
+        text = f"Objective “{props.get('objective_name') or '?'}” completed"
+    return {"text": text, "until": until, "kind": event.event_type.rpartition(".")[2]}
 
 
 def _last_spoken(conversations) -> dict[int, object]:
@@ -78,12 +131,24 @@ def tiles_for(user, now=None) -> list[dict]:
         .order_by("created_at")
     )
     spoken = _last_spoken(conversations)
-    return [tile_context(c, now, spoken.get(c.pk)) for c in conversations]
+    recent = _recent_behaviour(conversations, now)
+    return [tile_context(c, now, spoken.get(c.pk), recent.get(c.pk, [])) for c in conversations]
 
 
-def tile_context(c: Conversation, now=None, last_spoken=None) -> dict:
-    captions = list(c.utterances.order_by("-spoken_at", "-id")[:2])[::-1]
-    return {"conversation": c, "alerts": alerts(c, now, last_spoken), "captions": captions}
+def _captions(c: Conversation) -> list[Utterance]:
+    return list(c.utterances.order_by("-spoken_at", "-id")[:2])[::-1]
+
+
+def tile_context(c: Conversation, now=None, last_spoken=None, recent=None) -> dict:
+    now = now or timezone.now()
+    if recent is None:
+        recent = _recent_behaviour([c], now).get(c.pk, [])
+    return {
+        "conversation": c,
+        "alerts": alerts(c, now, last_spoken, recent),
+        "captions": _captions(c),
+        "note": note(recent, now),
+    }
 
 
 def billed_text(seconds: float) -> str:
@@ -105,10 +170,17 @@ def board(now=None) -> dict:
     # Tavus bills from when the room is made and the replica waits (tavus-api.md §2.9).
     billed = sum((now - c.created_at).total_seconds() for c in holders)
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    recent = Conversation.objects.filter(
-        status=Conversation.ENDED, ended_at__gte=now - timedelta(hours=1)
+    recent = (
+        Conversation.objects.filter(status=Conversation.ENDED)
+        .filter(ended_at__gte=now - timedelta(hours=1))
+        .order_by()
+        .values_list("end_reason")
+        .annotate(n=Count("pk"))
     )
-    reasons = Counter(c.end_reason_text for c in recent.only("end_reason", "status"))
+    # Counted in the database: the last hour's endings can be hundreds of rows.
+    reasons = Counter()
+    for reason, n in recent:
+        reasons[end_reason_words(reason)] += n
     limit = current.concurrency_limit()
     return {
         "limit": limit,
@@ -146,6 +218,11 @@ def _audiences(c: Conversation) -> tuple[str, str]:
     return (push.MONITOR_ALL, push.monitor_user_group(c.launched_by_id))
 
 
+# The board and the "recently ended" strips sum up every conversation: in a burst of endings
+# each is rendered at most this often (push.throttled), a single ending at once.
+SUMMARY_EVERY = 0.5  # seconds
+
+
 def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
     """A conversation changed state: its tile (or its move to "recently ended") and, when it
     was just launched or has ended, the board."""
@@ -153,17 +230,34 @@ def tile_pushes(c: Conversation, *, launched: bool = False) -> Pushes:
         html = render("tile", **tile_context(c))
         pushes = [(group, html) for group in _audiences(c)]
     else:
-        # The "recently ended" strip differs by who may see what: one render per audience.
         gone = render("tile-gone", conversation=c)
-        pushes = [(push.MONITOR_ALL, gone + render("recent", recent=recently_ended(None)))]
+        pushes = [(push.MONITOR_ALL, gone)]
         if c.launched_by_id:
-            mine = render("recent", recent=recently_ended(c.launched_by))
-            pushes.append((push.monitor_user_group(c.launched_by_id), gone + mine))
+            pushes.append((push.monitor_user_group(c.launched_by_id), gone))
+        pushes += recent_pushes(c.launched_by if c.launched_by_id else None)
     # The board counts slot holders, launches and endings: only a launch or an end changes it.
     # Rendering it on every change cost ~40 % of a webhook; the alert pass refreshes it every
     # few seconds anyway, for the billed minutes.
     if launched or not c.is_live:
-        pushes += board_pushes()
+        pushes += push.throttled("board", lambda _: board_pushes(), SUMMARY_EVERY)
+    return pushes
+
+
+def recent_pushes(launcher) -> Pushes:
+    """The "recently ended" strips: everyone's, and the launcher's own (it differs by who may
+    see what: one render per audience)."""
+
+    def everyone(_) -> Pushes:
+        return [(push.MONITOR_ALL, render("recent", recent=recently_ended(None)))]
+
+    pushes = push.throttled("recent", everyone, SUMMARY_EVERY)
+    if launcher is not None:
+
+        def theirs(_) -> Pushes:
+            mine = render("recent", recent=recently_ended(launcher))
+            return [(push.monitor_user_group(launcher.pk), mine)]
+
+        pushes += push.throttled(f"recent-{launcher.pk}", theirs, SUMMARY_EVERY)
     return pushes
 
 
@@ -172,7 +266,7 @@ def board_pushes(now=None) -> Pushes:
 
 
 def captions_pushes(c: Conversation) -> Pushes:
-    html = render("tile-captions", conversation=c, captions=tile_context(c)["captions"])
+    html = render("tile-captions", conversation=c, captions=_captions(c))
     return [(group, html) for group in _audiences(c)]
 
 
@@ -200,10 +294,12 @@ def refresh_alerts(now=None) -> int:
             return 0
         conversations = list(Conversation.objects.live())
         spoken = _last_spoken(conversations)
+        recent = _recent_behaviour(conversations, now)
         pushes: Pushes = []
         changed = 0
         for c in conversations:
-            current = {a.code: a.text for a in alerts(c, now, spoken.get(c.pk))}
+            found = alerts(c, now, spoken.get(c.pk), recent.get(c.pk, []))
+            current = {a.code: a.text for a in found}
             if set(current) == set(c.alert_codes or []):
                 continue
             for code in set(current) - set(c.alert_codes or []):

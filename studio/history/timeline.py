@@ -67,6 +67,17 @@ def describe_event(event: Event) -> str:
         return f"{what}: {name}" + (f" {arguments_text(arguments)}" if arguments else "")
     if kind == "conversation.perception_analysis":
         return "Perception note from the room"
+    if kind.startswith("conversation.objective."):
+        name = props.get("objective_name") or "?"
+        outputs = props.get("output_variables")
+        noted = ""
+        if isinstance(outputs, dict) and outputs:
+            noted = " (" + ", ".join(f"{k}: {arguments_text(v)}" for k, v in outputs.items()) + ")"
+        state = kind.rpartition(".")[2]
+        words = {"activated": "started", "pending": "waits for a yes", "completed": "completed"}
+        return f"Objective “{name}” {words.get(state, state)}{noted}"
+    if kind == "conversation.guardrail.triggered":
+        return f"Guardrail “{props.get('guardrail_name') or '?'}” triggered"
     return kind
 
 
@@ -87,7 +98,9 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
     for event in events:
         label = describe_event(event)
         if event.source == Event.STUDIO and event.actor_id and event.actor:
-            label += f" ({event.actor.get_username()})"
+            name = event.actor.get_username()
+            if not label.startswith(f"{name} "):  # "sam answered …" names them already
+                label += f" ({name})"
         items.append(
             {
                 "at": event.occurred_at,

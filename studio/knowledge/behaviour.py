@@ -216,6 +216,7 @@ def tool_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "trigger_type": found.trigger_type,
             "api_url": found.api_url,
             "api_method": found.api_method or "POST",
+            "answer_url": found.answer_url,
         }
     form = ToolForm(request.POST or None, initial=initial, existing=found)
     if request.method == "POST" and form.is_valid():
@@ -230,7 +231,11 @@ def tool_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             form.add_error(None, f"{error.message} Nothing was saved, here or at Tavus.")
         else:
             saved = Tool.store(item)
-            audit("tool saved", request=request, target=saved.name, detail=saved.tool_id)
+            # The studio's own setting: Tavus never hears of it.
+            saved.answer_url = form.cleaned_data["answer_url"]
+            saved.save(update_fields=["answer_url", "updated_at"])
+            answered = f", answered by {saved.answer_host}" if saved.answer_url else ""
+            audit("tool saved", request=request, target=saved.name, detail=saved.tool_id + answered)
             messages.success(request, f"Saved the tool “{saved.name}” at Tavus.")
             return redirect("knowledge:tools")
     context = {"nav": "knowledge", "tab": "tools", "form": form, "tool": found}

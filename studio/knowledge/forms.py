@@ -7,6 +7,7 @@ from pathlib import PurePath
 from django import forms
 from django.core.exceptions import ValidationError
 
+from studio.knowledge.endpoints import NotAllowed, check_allowed
 from studio.knowledge.models import CONTENT_TYPES, Document
 from studio.tavus import knowledge as tavus_kb
 
@@ -386,10 +387,21 @@ class ToolForm(forms.Form):
         choices=[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH")],
         initial="POST",
     )
+    answer_url = forms.URLField(
+        label="Answer automatically from",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text="During-the-call tools only, optional: an HTTPS address of yours. The studio "
+        "sends it each call (name, arguments, call id) and passes its JSON answer to the "
+        "replica; if it fails, a supervisor answers instead. Blank: a supervisor always "
+        "answers, from the live page. Only hosts the studio's TOOL_ENDPOINT_ALLOWLIST names.",
+    )
 
     def __init__(self, *args, existing=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["api_url"].hide_optional = True
+        self.fields["answer_url"].hide_optional = True
         if existing is not None:
             self.fields["trigger_type"].disabled = True
 
@@ -439,6 +451,12 @@ class ToolForm(forms.Form):
                 self.add_error("api_url", "A post-call action needs the address to call.")
             elif url and not url.startswith("https://"):
                 self.add_error("api_url", "Tavus calls only https:// addresses.")
+            data["answer_url"] = ""  # nothing to answer after the call
+        elif data.get("answer_url"):
+            try:
+                check_allowed(data["answer_url"])
+            except NotAllowed as error:
+                self.add_error("answer_url", f"{error.message} Ask whoever runs the studio.")
         return data
 
     def body(self) -> dict:
@@ -456,7 +474,7 @@ class ToolForm(forms.Form):
                 "api": {"url": data["api_url"], "method": data["api_method"]},
             }
         else:
-            # Answered in the room: by a supervisor or the studio's HTTPS endpoint (to come).
+            # Answered in the room: by a supervisor, or the studio's call to `answer_url`.
             body["origin"] = "llm"
             body["delivery"] = {"app_message": True}
         return body

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studio.connection import current
+from studio.knowledge.endpoints import host_of
 from studio.tavus import knowledge as tavus_kb
 
 # Tavus's formats for document_url, and what each is served as (the reader goes by the type).
@@ -433,6 +434,9 @@ class Tool(Mirror):
     api_url = models.URLField(max_length=2000, blank=True)  # post-call actions' endpoint
     api_method = models.CharField(max_length=10, blank=True)
     persona_ids = models.JSONField(default=list, blank=True)  # personas it is attached to
+    # The studio's own setting, never sent to Tavus: an HTTPS endpoint of yours that answers
+    # this tool's calls in the room (studio.knowledge.endpoints); blank = a supervisor answers.
+    answer_url = models.URLField(max_length=2000, blank=True)
 
     class Meta(Mirror.Meta):
         ordering = ["vanished", "trigger_type", "name", "pk"]
@@ -457,6 +461,10 @@ class Tool(Mirror):
             },
         )
         return tool
+
+    @property
+    def answer_host(self) -> str:
+        return host_of(self.answer_url) if self.answer_url else ""
 
     @property
     def parameter_names(self) -> list[str]:

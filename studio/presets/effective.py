@@ -89,9 +89,12 @@ def _documents_of(preset) -> list:
     return list(preset.documents.all()) if preset.pk else []
 
 
-def build_effective(preset, overrides: dict | None = None, person: str = "") -> EffectiveSettings:
+def build_effective(
+    preset, overrides: dict | None = None, person: str = "", person_label: str = ""
+) -> EffectiveSettings:
     """`person` (who the conversation is with) is needed only for memories: without it no
-    memory store is sent, so a conversation never shares one person's memories with another."""
+    memory store is sent, so a conversation never shares one person's memories with another.
+    `person_label` names them in the summary ("you", "anna@example.com")."""
     overrides = _clean_overrides(overrides)
     persona = preset.persona
     face = preset.face
@@ -155,7 +158,7 @@ def build_effective(preset, overrides: dict | None = None, person: str = "") -> 
         redacted["properties"]["aws_assume_role_arn"] = mask_role_arn(arn)
 
     summary = _summary(preset, face, greeting, dynamic, context, language, seconds)
-    summary += _knowledge_summary(preset, persona, documents, uses_knowledge, face)
+    summary += _knowledge_summary(preset, persona, documents, uses_knowledge, face, person_label)
     warnings, blockers = _warnings(preset, face, seconds, len(recording_target))
     warnings += _knowledge_warnings(preset, persona, documents, uses_knowledge, language)
     return EffectiveSettings(
@@ -331,7 +334,7 @@ def _names(items, limit: int = 3) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _knowledge_summary(preset, persona, documents, uses_knowledge, face) -> list[str]:
+def _knowledge_summary(preset, persona, documents, uses_knowledge, face, person="") -> list[str]:
     lines = []
     if uses_knowledge:
         parts = []
@@ -346,9 +349,13 @@ def _knowledge_summary(preset, persona, documents, uses_knowledge, face) -> list
         lines.append(f"Looks things up in {' and '.join(parts)}, {strategy}")
     if preset.remember_people:
         who = face.name if face is not None and face.name else "The replica"
+        if person == "you":
+            whom, whose = "you", "yours"
+        else:
+            whom, whose = (person, "theirs") if person else ("this person", "this person's")
         lines.append(
-            f"{who} will remember earlier conversations with this person (and only this "
-            f"person's) as the “{persona}” persona"
+            f"{who} will remember earlier conversations with {whom} (and only {whose}) as the "
+            f"“{persona}” persona"
         )
     return lines
 

@@ -175,11 +175,13 @@ class Preset(models.Model):
         """The replica that will appear: the preset's own, else the persona's default."""
         return self.replica or self.persona.default_replica
 
-    def effective_settings(self, overrides: dict | None = None, person: str = ""):
+    def effective_settings(
+        self, overrides: dict | None = None, person: str = "", person_label: str = ""
+    ):
         """What launching this preset sends to Tavus, and what it means (see effective.py)."""
         from studio.presets.effective import build_effective
 
-        return build_effective(self, overrides, person)
+        return build_effective(self, overrides, person, person_label)
 
     def memory_store_for(self, person: str) -> str:
         """The memory store for `person` talking to this preset's persona (see memory_store_key)."""

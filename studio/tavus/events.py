@@ -308,6 +308,14 @@ INTERACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def app_message_length(envelope: Any) -> int:
+    """An app-message's size as daily-js counts it: JSON.stringify(data).length, in UTF-16
+    code units (dist/daily.js, sendAppMessage), so a Hindi or Japanese caption is not
+    charged three bytes a character. Daily refuses one over 4,096."""
+    text = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-16-le")) // 2
+
+
 def build_interaction(event_type: str, conversation_id: str, **properties: Any) -> dict:
     """The app-message payload for one interaction, e.g. ("conversation.respond", id, text=...)."""
     if event_type not in INTERACTIONS:

@@ -28,7 +28,7 @@ def test_unhealthy_database_gives_503(client, db, monkeypatch):
 def test_broken_channel_layer_gives_503(client, settings):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "studio.lib.layers.RedisFanOutChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:1"]},
         }
     }

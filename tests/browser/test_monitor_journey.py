@@ -4,6 +4,7 @@ from playwright.sync_api import expect
 
 from studio.conversations.models import Conversation
 from tests.browser.conftest import launch_from_ui, steer
+from tests.browser.daily import wait_for
 
 
 def say(page, text):
@@ -83,9 +84,13 @@ def test_a_supervisor_makes_the_replica_say_something(
 
     # With the host page gone, the control explains instead of failing silently.
     host.close()
-    conversation.refresh_from_db()
     expect(boss.locator("#steer")).to_be_visible()
-    boss.wait_for_timeout(300)
+
+    def host_gone():
+        conversation.refresh_from_db()
+        return conversation.host_pages == 0
+
+    wait_for(host_gone)  # the server hears the closed socket (slowly on a loaded machine)
     boss.get_by_label("Words or context").fill("Anyone there?")
     boss.get_by_role("button", name="Send to the room").click()
     expect(boss.locator("#steer")).to_contain_text("No page is in the room right now")

@@ -42,3 +42,19 @@ def make_preset(persona, operator):
         return Preset.objects.create(**defaults)
 
     return _make
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Record every create_conversation body the studio sends (still calling Tavus)."""
+    from studio.tavus import client as tavus
+
+    bodies = []
+    original = tavus.create_conversation
+
+    def spy(body):
+        bodies.append(body)
+        return original(body)
+
+    monkeypatch.setattr(tavus, "create_conversation", spy)
+    return bodies

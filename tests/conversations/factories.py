@@ -24,6 +24,11 @@ def make_conversation(user, *, status=Conversation.ACTIVE, secret=None, **fields
     return conversation, secret
 
 
+def launch(client, preset, key="launch-key-0123456789", **overrides):
+    """Submit a preset's launch form."""
+    return client.post(f"/launch/{preset.pk}/", {"launch_key": key, **overrides})
+
+
 def tavus_timestamp(moment=None) -> str:
     """A time as Tavus writes it in webhooks (UTC, microseconds, Z); now by default."""
     return (moment or timezone.now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -162,7 +162,8 @@ async def test_too_frequent_messages_are_refused(settings):
     received = []
     while not await communicator.receive_nothing(timeout=0.3):
         received.append(await communicator.receive_from())
-    assert len(received) == 3
+    # Pushes close together may share a frame (studio.conversations.push): count the lines.
+    assert "".join(received).count('class="caption role-') == 3
     await communicator.disconnect()
 
 

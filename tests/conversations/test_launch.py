@@ -11,25 +11,7 @@ from studio.conversations import wall
 from studio.conversations.models import Conversation
 from studio.tavus import client as tavus
 from studio.tavus.events import parse_webhook
-from tests.conversations.factories import make_conversation, webhook
-
-
-def launch(client, preset, key="launch-key-0123456789", **overrides):
-    return client.post(f"/launch/{preset.pk}/", {"launch_key": key, **overrides})
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Record every create_conversation body the studio sends (still calling Tavus)."""
-    bodies = []
-    original = tavus.create_conversation
-
-    def spy(body):
-        bodies.append(body)
-        return original(body)
-
-    monkeypatch.setattr(tavus, "create_conversation", spy)
-    return bodies
+from tests.conversations.factories import launch, make_conversation, webhook
 
 
 def test_launch_page_lists_pinned_presets_first(client, operator, make_preset):

@@ -9,8 +9,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from studio.conversations import consumers
 from studio.conversations.models import Utterance
+from studio.tavus.events import app_message_length
 from tests.conftest import WS_MAX_SIZE
 from tests.join.conftest import joinable
 
@@ -38,6 +38,6 @@ def test_a_15_mb_frame_is_closed_unread(studio_server, operator):
 
 def test_an_app_message_is_measured_as_daily_js_measures_it():
     # JSON.stringify(data).length: UTF-16 code units, no spaces; not UTF-8 bytes.
-    assert consumers.daily_length({"a": "😀"}) == 10  # '{"a":"' + 2 units + '"}'
-    assert consumers.daily_length({"speech": "नमस्ते"}) == len('{"speech":""}') + 6
-    assert consumers.daily_length({"n": 1.5, "ok": True}) == len('{"n":1.5,"ok":true}')
+    assert app_message_length({"a": "😀"}) == 10  # '{"a":"' + 2 units + '"}'
+    assert app_message_length({"speech": "नमस्ते"}) == len('{"speech":""}') + 6
+    assert app_message_length({"n": 1.5, "ok": True}) == len('{"n":1.5,"ok":true}')

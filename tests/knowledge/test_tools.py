@@ -117,3 +117,56 @@ def test_operators_may_look_but_not_register_or_attach(client, operator, db):
     assert client.get("/knowledge/tools/new/").status_code == 403
     assert client.post(f"/knowledge/tools/{tool.pk}/", ORDER).status_code == 403
     assert client.post("/knowledge/tools/attach/1/", {"tools": [tool.pk]}).status_code == 403
+
+
+# --- Answering in-call tools automatically (studio.knowledge.endpoints) ----------------------
+
+
+def test_an_in_call_tool_may_name_an_allowlisted_endpoint_that_tavus_never_hears_of(
+    admin, settings
+):
+    settings.TOOL_ENDPOINT_ALLOWLIST = ["tools.example.com"]
+    answered = {**ORDER, "answer_url": "https://tools.example.com/orders"}
+    assert admin.post("/knowledge/tools/new/", answered).status_code == 302
+    tool = Tool.objects.get()
+    assert tool.answer_url == "https://tools.example.com/orders"
+    assert tool.answer_host == "tools.example.com"
+    # The studio's own setting: Tavus still delivers the call in the room.
+    definition = SandboxTool.objects.get(pk=tool.tool_id).definition
+    assert definition["delivery"] == {"app_message": True}
+    assert "tools.example.com" not in json.dumps(definition)
+    listed = admin.get("/knowledge/tools/").content.decode()
+    assert "Answered by tools.example.com, else a supervisor" in listed
+    form = admin.get(f"/knowledge/tools/{tool.pk}/").content.decode()
+    assert 'value="https://tools.example.com/orders"' in form
+    # A later sync from Tavus keeps it.
+    from studio.tavus import behaviour as tavus_behaviour
+
+    for item in tavus_behaviour.iter_tools():
+        Tool.store(item)
+    assert Tool.objects.get().answer_url == "https://tools.example.com/orders"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://elsewhere.example.com/x", "is not on the studio's list of hosts it may call"),
+        ("http://tools.example.com/x", "Only https:// addresses are called."),
+        ("not a url", "Enter a valid URL."),
+    ],
+)
+def test_an_endpoint_off_the_allowlist_is_refused_and_nothing_is_sent(
+    client, admin_user, db, settings, url, message
+):
+    settings.TOOL_ENDPOINT_ALLOWLIST = ["tools.example.com"]
+    client.force_login(admin_user)
+    response = client.post("/knowledge/tools/new/", {**ORDER, "answer_url": url})
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors["answer_url"])
+    assert not Tool.objects.exists()
+
+
+def test_a_post_call_action_has_nothing_to_answer(admin, settings):
+    settings.TOOL_ENDPOINT_ALLOWLIST = ["tools.example.com"]
+    admin.post("/knowledge/tools/new/", {**FOLLOW_UP, "answer_url": "https://tools.example.com/x"})
+    assert Tool.objects.get().answer_url == ""

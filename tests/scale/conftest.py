@@ -82,6 +82,8 @@ class ServerProcess:
                 "websockets-sansio",
                 "--ws-max-size",
                 str(WS_MAX_SIZE),
+                "--ws-per-message-deflate",
+                "false",
                 "--no-access-log",
             ],
             cwd=ROOT,

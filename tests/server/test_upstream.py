@@ -43,11 +43,21 @@ RELIED_ON = {
         ("channels.layers.InMemoryChannelLayer.send", "a4dab1cd8aff886e"),
         ("channels.layers.InMemoryChannelLayer.receive", "e615f8ae40b60e12"),
         ("channels.layers.InMemoryChannelLayer.group_add", "7c4f2ffd2d8f7a91"),
+        ("channels.layers.InMemoryChannelLayer.group_discard", "bf83f0ac1f55405d"),
         ("channels.layers.InMemoryChannelLayer.group_send", "693c3172deb6431b"),
         ("channels.layers.InMemoryChannelLayer.flush", "bb5c15a2185e0aa7"),
     ],
     "studio/lib/consumers.py": [
+        ("channels.consumer.AsyncConsumer.__call__", "e52238720872dbc3"),
         ("channels.consumer.AsyncConsumer.dispatch", "39f34e7d4fb0f655"),
+        ("channels.utils.await_many_dispatch", "30ef889498560da3"),
+        ("channels.generic.websocket.AsyncWebsocketConsumer.close", "c2f5b8bca1838db4"),
+    ],
+    # Not in studio/lib/, but leaning on asgiref the same way: sync code finds the event loop
+    # its worker thread serves as async_to_sync does (push._serving_loop).
+    "studio/conversations/push.py": [
+        ("asgiref.sync.SyncToAsync.thread_handler", "5927d6cf684e6e85"),
+        ("asgiref.sync.AsyncToSync.__call__", "811b9e33968648b2"),
     ],
 }
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0009_talker_room_people'),
+        ('conversations', '0010_wall_indexes'),
     ]
 
     operations = [
