@@ -204,6 +204,14 @@
     c.style.maxHeight = wide.matches ? Math.max(room, 160) + "px" : "";
     if (stick) toBottom();
   }
+  // The status card's timeline keeps its newest steps in view (it scrolls when long, so that
+  // the captions keep their room).
+  function latestSteps() {
+    var steps = document.querySelector("#live-status .timeline");
+    if (steps) steps.scrollTop = steps.scrollHeight;
+  }
+  document.body.addEventListener("htmx:oobAfterSwap", latestSteps);
+  latestSteps();
   window.addEventListener("resize", fitCaptions);
   document.body.addEventListener("htmx:oobAfterSwap", fitCaptions);
   fitCaptions();

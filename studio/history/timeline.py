@@ -99,7 +99,8 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
         label = describe_event(event)
         if event.source == Event.STUDIO and event.actor_id and event.actor:
             name = event.actor.get_username()
-            if not label.startswith(f"{name} "):  # "sam answered …" names them already
+            # "sam answered …" and "End requested by sam" name them already.
+            if name not in label.split():
                 label += f" ({name})"
         items.append(
             {

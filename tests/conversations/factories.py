@@ -91,3 +91,17 @@ def respond_command(conversation, user, text):
     form = SteerForm({"action": "respond", "text": text})
     assert form.is_valid(), form.errors
     return form.record(conversation, user)[0]
+
+
+def end_requested(conversation, user, at):
+    """The studio's note that `user` asked to end it at `at`, as the End button leaves it."""
+    conversation.mark_end_requested(user, when=at)
+    return Event.objects.create(
+        conversation=conversation,
+        source=Event.STUDIO,
+        event_type="studio.end_requested",
+        dedupe_key="end",
+        payload={"label": f"End requested by {user.get_username()}"},
+        actor=user,
+        occurred_at=at,
+    )

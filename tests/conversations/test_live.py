@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from studio.conversations import live
-from studio.conversations.models import Conversation, Event
-from tests.conversations.factories import make_conversation, room_event, say
+from studio.conversations.models import Conversation
+from tests.conversations.factories import end_requested, make_conversation, room_event, say
 
 pytestmark = pytest.mark.django_db
 
@@ -50,15 +50,7 @@ def test_the_timeline_ends_with_the_end_after_the_request(operator, supervisor):
         person_joined_at=start + timedelta(seconds=5),
     )
     asked = start + timedelta(seconds=30, milliseconds=700)
-    conversation.mark_end_requested(supervisor, when=asked)
-    Event.objects.create(
-        conversation=conversation,
-        source=Event.STUDIO,
-        event_type="studio.end_requested",
-        dedupe_key="end",
-        payload={"label": "End requested by sam"},
-        occurred_at=asked,
-    )
+    end_requested(conversation, supervisor, asked)
     # Tavus's shutdown, stamped to the second: before the request, by the clocks.
     conversation.mark_ended("end_conversation_endpoint_hit", start + timedelta(seconds=30))
     conversation = Conversation.objects.get(pk=conversation.pk)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from studio.conversations import artifacts
 from studio.conversations.models import Conversation, Event
 from studio.history import timeline
-from tests.conversations.factories import make_conversation
+from tests.conversations.factories import end_requested, make_conversation
 from tests.history.conftest import ended
 
 # Alerts, rules and windows that count from now: every test here runs on three clocks.
@@ -119,18 +119,8 @@ def test_the_end_comes_after_the_request_to_end_whatever_tavus_stamped(operator,
     # studio noted the request to end.
     start = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
     asked = start + timedelta(seconds=60, milliseconds=400)
-    conversation = ended(
-        operator, created_at=start, ended_at=start + timedelta(seconds=60), end_requested_at=asked
-    )
-    Event.objects.create(
-        conversation=conversation,
-        source=Event.STUDIO,
-        event_type="studio.end_requested",
-        dedupe_key="end",
-        payload={"label": "End requested by sam"},
-        actor=supervisor,
-        occurred_at=asked,
-    )
+    conversation = ended(operator, created_at=start, ended_at=start + timedelta(seconds=60))
+    end_requested(conversation, supervisor, asked)
     Event.objects.create(
         conversation=conversation,
         source=Event.WEBHOOK,
@@ -141,7 +131,7 @@ def test_the_end_comes_after_the_request_to_end_whatever_tavus_stamped(operator,
     )
     steps = timeline.history_timeline(conversation, list(conversation.events.all()))
     assert [s["label"] for s in steps][-2:] == [
-        "End requested by sam (sam)",
+        "End requested by sam",
         "Tavus closed the room: Ended from the studio",
     ]
     # Its own time still shows as Tavus gave it.

@@ -114,12 +114,12 @@ def test_without_a_microphone_nothing_offers_to_mute_or_test_one(real_room, brow
     expect(page.locator("#preview")).to_have_attribute("data-state", "on")  # the camera works
     expect(page.locator("#meter-row")).to_be_hidden()
     expect(page.get_by_role("button", name="Use microphone")).to_be_hidden()
-    page.screenshot(path="/tmp/shots-operator2/join-no-microphone-390.png", full_page=True)
+    page.screenshot(path="test-artifacts/join-no-microphone-390.png", full_page=True)
     page.get_by_role("button", name="Join").click()
     expect(page.locator("#stage")).to_have_attribute("data-replica", "here")
     expect(page.locator("#call-mic")).to_be_hidden()
     expect(page.get_by_role("button", name="Stop video")).to_be_visible()
-    page.screenshot(path="/tmp/shots-operator2/join-no-microphone-call-390.png")
+    page.screenshot(path="test-artifacts/join-no-microphone-call-390.png")
     page.context.close()
 
 
