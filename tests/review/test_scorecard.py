@@ -289,19 +289,19 @@ def test_history_filters_on_objectives_not_met_and_all_met(client, supervisor, o
     relay(met, "conversation.objective.completed", 1, objective_name="ask_name")
     relay(met, "conversation.objective.completed", 2, objective_name="confirm_stay")
     ended(operator, title="No objectives")
-    running, _ = make_conversation(operator, title="Still running", review_plan=PLAN)
+    running, _ = make_conversation(operator, title="Live one", review_plan=PLAN)
     relay(running, "conversation.objective.activated", 1, objective_name="ask_name")
     client.force_login(supervisor)
 
     def titles(objectives):
         page = client.get("/history/", {"objectives": objectives}).content.decode()
-        found = {"Missed one", "All met", "No objectives", "Still running"}
+        found = {"Missed one", "All met", "No objectives", "Live one"}
         return {title for title in found if title in page}
 
     # Live conversations are still working on theirs: judged once they are over.
     assert titles("missed") == {"Missed one"}
     assert titles("met") == {"All met"}
-    assert titles("nonsense") == {"Missed one", "All met", "No objectives", "Still running"}
+    assert titles("nonsense") == {"Missed one", "All met", "No objectives", "Live one"}
 
 
 def test_the_recount_follows_events_from_webhooks_too(client, checkin):

@@ -181,6 +181,20 @@ def test_the_monitor_warns_at_80_percent_and_an_alert_is_raised_once(
     assert MinuteBudget.objects.get().warned.endswith(":80")
 
 
+def test_the_monitor_counts_peoples_own_budgets_without_naming_them(
+    client, operator, operator2, room_for
+):
+    room_for(20)
+    MinuteBudget.objects.create(person=operator, monthly_minutes=20)
+    used_this_month(operator, 20)
+    client.force_login(operator2)  # the board is the same on every wall
+    html = client.get("/monitor/").content.decode()
+    alert = html.split('data-alert="person-budget"')[1].split("</li>")[0]
+    assert "1 person has used 80 % or more of their own minute budget" in alert
+    assert "olivia" not in html
+    assert 'data-alert="budget"' not in html  # the organisation has none
+
+
 def test_reaching_100_percent_raises_a_second_alert(operator, room_for):
     room_for(100)
     budget = MinuteBudget.objects.create(monthly_minutes=100)

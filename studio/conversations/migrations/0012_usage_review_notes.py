@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0010_wall_indexes'),
+        ('conversations', '0011_utterance_said_by'),
         ('presets', '0005_talker'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
