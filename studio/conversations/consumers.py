@@ -183,7 +183,7 @@ class ConversationOver(EventError):
 def _ingest(pk: int, envelope: dict, *, require_live: bool = False) -> Pushes:
     """Store and apply a relayed event in a worker thread; the pushes go out from the loop.
     A caption needs little of its conversation, the rarer events load the whole of it."""
-    if envelope.get("event_type") == "conversation.utterance":
+    if envelope.get("event_type") in live.LIGHT_EVENTS:
         conversation = Conversation.light("id", pk)
         if conversation is None:
             raise Conversation.DoesNotExist(pk)
@@ -389,9 +389,8 @@ class RoomRelayConsumer(PushConsumer):
 
     # The conversation as this socket loaded it when it connected (the staff live page's), or
     # None. Its id, Tavus id and launcher never change once it has a Tavus id, so the in-room
-    # events that are only shown (live.SHOWN_ONLY: streaming captions, who is speaking) are
-    # checked and rendered with it on the event loop: no trip to a worker thread and the
-    # database for four relayed events in five (bench/RESULTS.md, "Caption wall").
+    # events that are only shown (live.SHOWN_ONLY: who is speaking) are checked and rendered
+    # with it on the event loop, with no trip to a worker thread.
     conversation: Conversation | None = None
 
     async def ingest(self, envelope: dict) -> Pushes:

@@ -1,6 +1,7 @@
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import socket
@@ -10,6 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.functions import Coalesce
 from django.db.models.signals import post_save
 from django.dispatch import Signal
 from django.urls import reverse
@@ -34,6 +36,35 @@ END_REASONS = {
 }
 
 
+# Tavus's word that it could not copy the recording to the customer's storage (era B,
+# tavus-api.md §5.3); the recording then never arrives.
+RECORDING_FAILED = frozenset({"application.recording_copy_failed"})
+
+log = logging.getLogger(__name__)
+
+# What a supervisor's "Answer as if the person said…" is sent as (SteerForm): the replica hears
+# the words as the person's, and the room reports them as the person's line.
+RESPOND = "conversation.respond"
+STEERED = (
+    "SELECT 1 FROM conversations_event WHERE conversation_id = %s AND source = %s "
+    "AND event_type = %s LIMIT 1"
+)
+
+
+def outcome_text(status: str, end_reason: str, failure_reason: str) -> str:
+    """How a conversation ended, in the staff's words (Tavus's code when it is a new one)."""
+    if status == Conversation.FAILED:
+        return failure_reason
+    return end_reason_words(end_reason)
+
+
+def clock_text(seconds: int) -> str:
+    """12:05 for minutes and seconds, 1:02:05 past an hour (the timers' and history's form)."""
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
 # Sent by Conversation.mark_ended(conversation=...), whoever ended it (a webhook, the reconciler).
 conversation_ended = Signal()
 # This process, as the holder of a Lease.
@@ -49,7 +80,7 @@ def _light_select(column: str, with_event: bool = False):
     ordering) was a quarter of a webhook's time (bench/RESULTS.md); the pages' updates read
     the conversation afresh (live.py)."""
     wanted = {"id", "webhook_secret_hash", "end_received_at", "tavus_id", "status"}
-    wanted |= {"created_at", "launched_by_id"}
+    wanted |= {"created_at", "launched_by_id", "review_plan"}  # the end's review asks for it
     meta = Conversation._meta
     fields = [f.attname for f in meta.concrete_fields if f.attname in wanted]  # from_db's order
     columns = ", ".join(fields)
@@ -92,7 +123,20 @@ def _insert(model) -> tuple[str, list]:
 
 
 class QuickInsert:
-    """For the rows written many times a second (webhooks' events, relayed captions)."""
+    """For the rows written and looked for many times a second (webhooks' events, relayed
+    captions), each unique by (conversation, dedupe_key)."""
+
+    @classmethod
+    def stored(cls, conversation_id: int, dedupe_key: str) -> bool:
+        """Whether the conversation's row with this dedupe key is stored already: a plain
+        statement; the ORM's exists() took ten times as long to build as to run."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {cls._meta.db_table} "  # noqa: S608 (names, not input)
+                "WHERE conversation_id = %s AND dedupe_key = %s LIMIT 1",
+                [conversation_id, dedupe_key],
+            )
+            return cursor.fetchone() is not None
 
     @classmethod
     def add(cls, **fields):
@@ -124,10 +168,45 @@ def without_secrets(payload: dict) -> dict:
     return {**payload, "webhook_url": redact(payload["webhook_url"])}
 
 
+def whole_seconds(delta: timedelta) -> int:
+    return max(int(delta.total_seconds()), 0)
+
+
+def _username(user) -> str:
+    return user.get_username() if user else "A supervisor"
+
+
 def hash_secret(secret: str) -> str:
     # Only the hash is stored and looked up: a timing difference in the index lookup says
     # nothing about the secret itself.
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def review_plan_of(persona) -> dict:
+    """What a conversation of this persona can be scored on: the questions its perception
+    layer asks at the end, and its objectives (with where each leads)."""
+    from studio.knowledge.models import ObjectiveSet
+
+    queries = persona.layer("perception").get("perception_analysis_queries")
+    questions = [q for q in queries if isinstance(q, str) and q.strip()] if queries else []
+    objectives_id = (persona.raw or {}).get("objectives_id") or ""
+    found = ObjectiveSet.objects.filter(objectives_id=objectives_id).first()
+    objectives = [
+        {
+            "name": item.get("objective_name", ""),
+            "outputs": [v for v in item.get("output_variables") or [] if isinstance(v, str)],
+            "next_required": list(item.get("next_required_objectives") or []),
+            "next_conditional": list(item.get("next_conditional_objectives") or {}),
+        }
+        for item in (found.items if found else [])
+        if isinstance(item, dict) and item.get("objective_name")
+    ]
+    plan = {}
+    if questions:
+        plan["questions"] = questions
+    if objectives:
+        plan["objectives"] = objectives
+    return plan
 
 
 class ConversationQuerySet(models.QuerySet):
@@ -237,7 +316,15 @@ class Conversation(models.Model):
     end_received_at = models.DateTimeField(null=True, blank=True)
     transcript = models.JSONField(null=True, blank=True)
     recording = models.JSONField(null=True, blank=True)
+    # Tavus could not copy the recording to the bucket (application.recording_copy_failed).
+    recording_error = models.TextField(blank=True)
     perception_analysis = models.TextField(blank=True)
+    # What the review's scorecard is checked against, frozen at launch as the persona was:
+    # {"questions": [its perception_analysis_queries], "objectives": [its objective items]}.
+    review_plan = models.JSONField(default=dict, blank=True)
+    # Of those objectives, how many it should have met and did not (studio.conversations.review
+    # keeps it in step with the objective events); None when it had none to meet.
+    objectives_missed = models.PositiveSmallIntegerField(null=True, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -245,6 +332,20 @@ class Conversation(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "created_at"]),
+            # The usage page reads billed spans by time from this index alone (no table
+            # lookups): 100,000 conversations in well under 200 ms (bench/usage.py).
+            models.Index(
+                fields=[
+                    "status",
+                    "created_at",
+                    "ended_at",
+                    "test_mode",
+                    "launched_by",
+                    "preset_name",
+                    "persona_name",
+                ],
+                name="conversation_usage_spans",
+            ),
             # The wall's "recently ended" and its board count the last hour's endings.
             models.Index(fields=["ended_at"], name="conversation_ended_at"),
         ]
@@ -280,6 +381,7 @@ class Conversation(models.Model):
             replica_name=face.name if face else "",
             thumbnail_video_url=(face.thumbnail_video_url or "") if face else "",
             perception_model=preset.persona.perception_model or "",
+            review_plan=review_plan_of(preset.persona),
             test_mode=bool(effective.body.get("test_mode")),
             launch_key=launch_key,
             talker=talker,
@@ -385,15 +487,19 @@ class Conversation(models.Model):
 
     @property
     def end_reason_text(self) -> str:
-        if self.status == self.FAILED:
-            return self.failure_reason
-        return end_reason_words(self.end_reason)
+        return outcome_text(self.status, self.end_reason, self.failure_reason)
 
     @property
     def duration(self) -> timedelta | None:
         if self.ended_at:
             return self.ended_at - self.created_at
         return None
+
+    @property
+    def duration_seconds(self) -> int | None:
+        """Whole seconds, counted as a clock counts them (17.9 s is 0:17): the page, the
+        history and the CSV all say the same number."""
+        return whole_seconds(self.duration) if self.duration is not None else None
 
     def participant_link(self) -> str:
         """The room link to give the person, with the token for private rooms."""
@@ -439,7 +545,12 @@ class Conversation(models.Model):
         missing = []
         if self.transcript is None:
             missing.append("transcript")
-        if self.wants_recording and self.recording_started_at and self.recording is None:
+        if (
+            self.wants_recording
+            and self.recording_started_at
+            and self.recording is None
+            and not self.recording_error
+        ):
             missing.append("recording")
         return missing
 
@@ -515,8 +626,28 @@ class Conversation(models.Model):
         the conversation at Tavus (or a webhook that moved it on) is not stepped back."""
         return self._advance((self.LAUNCHING,), status=self.UNKNOWN, failure_reason=reason)
 
-    def mark_end_requested(self, user):
-        self._set(end_requested_at=timezone.now(), end_requested_by=user)
+    def mark_end_requested(self, user, when=None):
+        """`when`: the moment the studio asked Tavus (before the call, which may take a while
+        and let the shutdown webhook in first); now by default."""
+        self._set(end_requested_at=when or timezone.now(), end_requested_by=user)
+
+    def respond_commands(self) -> list[tuple[str, str]]:
+        """(words, supervisor's username) of every "Answer as if the person said…", oldest
+        first: the room reports those words as the person's line, but the person never said
+        them."""
+        # Asked for every line the person says, and most conversations were never steered:
+        # one plain statement says so, before the ORM builds the query that reads them.
+        with connection.cursor() as cursor:
+            cursor.execute(STEERED, [self.pk, Event.STUDIO, "studio.steer"])
+            if cursor.fetchone() is None:
+                return []
+        steered = self.events.filter(
+            source=Event.STUDIO, event_type="studio.steer", payload__command=RESPOND
+        ).select_related("actor")
+        return [
+            (str(event.payload.get("text") or "").strip(), _username(event.actor))
+            for event in steered
+        ]
 
     def mark_ended(self, reason: str, when=None):
         """End it once, whoever says so first (a webhook, the reconciler, another process)."""
@@ -605,8 +736,15 @@ class Conversation(models.Model):
                 self._set(transcript=transcript)
                 changed.add("artifacts")
         elif event.event_type == "application.recording_ready":
-            self._set(recording=props)
+            self._set(recording=props, recording_error="")
             changed.add("artifacts")
+        elif event.event_type in RECORDING_FAILED and self.recording is None:
+            detail = props.get("error_message")
+            text = detail if isinstance(detail, str) and detail.strip() else "no details given"
+            self._set(recording_error=text[:2000])
+            changed.add("artifacts")
+            # An alert: the wall shows it for a day, the history page for good.
+            log.warning("recording of conversation %s could not be copied: %s", self.pk, text)
         elif event.event_type == "application.perception_analysis":
             analysis = props.get("analysis")
             if isinstance(analysis, str):
@@ -675,18 +813,6 @@ class Event(QuickInsert, models.Model):
     def __str__(self):
         return f"{self.event_type} ({self.source})"
 
-    @classmethod
-    def stored(cls, conversation_id: int, dedupe_key: str) -> bool:
-        """Whether this event of the conversation is stored already (every webhook asks: a
-        plain statement; the ORM's exists() took ten times as long to build as to run)."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {cls._meta.db_table} "  # noqa: S608 (names, not input)
-                "WHERE conversation_id = %s AND dedupe_key = %s LIMIT 1",
-                [conversation_id, dedupe_key],
-            )
-            return cursor.fetchone() is not None
-
 
 class Utterance(QuickInsert, models.Model):
     """A final caption line, stored once (dedupe by seq or inference id)."""
@@ -700,6 +826,9 @@ class Utterance(QuickInsert, models.Model):
     inference_id = models.CharField(max_length=100, blank=True)
     dedupe_key = models.CharField(max_length=200)
     spoken_at = models.DateTimeField(default=timezone.now)
+    # The supervisor whose "Answer as if the person said…" this line is: the room reports it
+    # as the person's (role "user"), but the person never said it.
+    said_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["spoken_at", "id"]
@@ -719,7 +848,14 @@ class Utterance(QuickInsert, models.Model):
 
     @property
     def speaker(self) -> str:
+        if self.said_by:
+            return as_the_person(self.said_by)
         return {"user": "Person", "replica": "Replica"}.get(self.role, self.role.capitalize())
+
+
+def as_the_person(username: str) -> str:
+    """Who a supervisor's "Answer as if the person said…" line is from, in captions and exports."""
+    return f"{username} (as the person)"
 
 
 class Lease(models.Model):
@@ -771,3 +907,98 @@ class Lease(models.Model):
         finally:
             if mine and not keep:
                 cls.release(name, HOLDER)
+
+
+class MinuteBudget(models.Model):
+    """A monthly allowance of billed minutes: the organisation's (person None) or one person's.
+
+    The month is the calendar month in the studio's time zone (settings.TIME_ZONE). Launches
+    stop at 100 % unless an admin overrides; a running conversation is never cut off.
+    """
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="minute_budget",
+    )
+    monthly_minutes = models.PositiveIntegerField()
+    # The last warning sent, as "YYYY-MM:80" or "YYYY-MM:100", so each is sent once a month.
+    warned = models.CharField(max_length=20, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # One row per person, and one for the organisation (person None → 0).
+            models.UniqueConstraint(
+                Coalesce("person", models.Value(0)), name="one_budget_per_person"
+            )
+        ]
+
+    def __str__(self):
+        who = self.person.get_username() if self.person_id else "organisation"
+        return f"{self.monthly_minutes} minutes a month ({who})"
+
+
+class Note(models.Model):
+    """A supervisor's note on a conversation under review."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return self.text[:60]
+
+
+class Tag(models.Model):
+    """A label on a conversation ("good example", "follow up"), for finding it again."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "name"], name="tag_once_per_conversation"
+            )
+        ]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self):
+        return self.name
+
+
+class UsagePeriod(models.Model):
+    """Everyone's usage figures for one closed period, kept once worked out
+    (studio.conversations.usage): billed seconds and conversations per split key, dry runs, the
+    peak. Dropped whenever a conversation that overlaps the period is added, changed or ends."""
+
+    split = models.CharField(max_length=10)
+    start = models.DateTimeField()
+    end = models.DateTimeField(db_index=True)
+    figures = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["split", "start", "end"], name="usage_period_once")
+        ]
+
+    def __str__(self):
+        return f"{self.split} {self.start:%Y-%m-%d}–{self.end:%Y-%m-%d}"

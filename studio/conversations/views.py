@@ -7,6 +7,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -15,7 +16,7 @@ from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.connection import current
-from studio.conversations import behaviour, live, push
+from studio.conversations import behaviour, live, push, usage
 from studio.conversations.forms import (
     LaunchForm,
     ObjectiveConfirmForm,
@@ -60,6 +61,7 @@ def _slots_page(request, preset, holders, tavus_message=""):
             "holders": holders,
             "tavus_message": tavus_message,
             "limit": current.concurrency_limit(),
+            "sandbox": current.mode() == "sandbox",
         },
         status=409,
     )
@@ -92,7 +94,15 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.method == "POST":
         template += "#preview"
     return render(
-        request, template, {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+        request,
+        template,
+        {
+            "nav": "launch",
+            "preset": preset,
+            "form": form,
+            "effective": effective,
+            "budget": usage.launch_budget(preset, request.user),
+        },
     )
 
 
@@ -120,6 +130,14 @@ def _launch(request, preset, form):
         return _slots_page(request, preset, holders)
     person, person_label = form.memory_person(request.user)
     effective = preset.effective_settings(form.overrides(), person, person_label)
+    budget = usage.launch_budget(preset, request.user)
+    override = budget.blocked and budget.can_override and request.POST.get("over_budget") == "1"
+    if budget.blocked and not override:
+        form.add_error(None, budget.refusal())
+        context = {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+        return render(
+            request, "conversations/launch_preset.html", {**context, "budget": budget}, status=409
+        )
     if effective.blockers:
         # Tavus would refuse these; say so now instead of spending a launch on it.
         for blocker in effective.blockers:
@@ -143,8 +161,7 @@ def _launch(request, preset, form):
     body = {
         **effective.body,
         "conversation_name": conversation.tavus_name(),
-        "callback_url": current.public_url()
-        + reverse("conversations:webhook", args=[secret]),
+        "callback_url": current.public_url() + reverse("conversations:webhook", args=[secret]),
     }
     try:
         tavus = client.create_conversation(body)
@@ -183,6 +200,8 @@ def _launch(request, preset, form):
         target=conversation,
         detail=f"preset {preset.name!r}, Tavus {conversation.tavus_id}",
     )
+    if override:
+        usage.note_override(request, budget, preset.name)
     live.publish_status(conversation, launched=True)
     if "memory_stores" in effective.body:
         # In words, once: whose memories this conversation brings back and adds to.
@@ -265,18 +284,21 @@ def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
             "will end it as soon as it finds it.",
         )
     else:
+        # When it was asked, not when Tavus answered: its shutdown webhook may arrive first.
+        asked = timezone.now()
         try:
             client.end_conversation(conversation.tavus_id)
         except client.TavusError as exc:
             messages.error(request, f"Could not end the conversation: {exc.message}")
         else:
-            conversation.mark_end_requested(request.user)
+            conversation.mark_end_requested(request.user, when=asked)
             audit("end", request=request, target=conversation, detail=conversation.tavus_id)
             conversation.record_event(
                 source=Event.STUDIO,
                 event_type="studio.end_requested",
-                dedupe_key=f"end:{conversation.end_requested_at.isoformat()}",
+                dedupe_key=f"end:{asked.isoformat()}",
                 payload={"label": f"End requested by {request.user.get_username()}"},
+                occurred_at=asked,
                 actor=request.user,
             )
             live.publish_status(conversation)

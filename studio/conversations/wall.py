@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Max
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from studio.connection import current
-from studio.conversations import push
+from studio.conversations import push, usage
 from studio.conversations.models import (
     Conversation,
     Event,
@@ -30,7 +30,7 @@ from studio.conversations.push import Pushes
 PAGE = "conversations/monitor.html"
 # Reads the end of the utterance_in_order index.
 LAST_CAPTIONS = (
-    "SELECT id, role, text FROM conversations_utterance WHERE conversation_id = %s "
+    "SELECT * FROM conversations_utterance WHERE conversation_id = %s "
     "ORDER BY spoken_at DESC, id DESC LIMIT 2"
 )
 ALERTS_LEASE = "alerts"
@@ -141,14 +141,9 @@ def tiles_for(user, now=None) -> list[dict]:
 
 
 def _captions(c: Conversation) -> list[Utterance]:
-    """The tile's last two caption lines, oldest first. Plain SQL: the wall asks after every
+    """The tile's last two caption lines, oldest first. Written out: the wall asks after every
     caption, and the ORM took longer to build the query than to run it (bench/RESULTS.md)."""
-    with connection.cursor() as cursor:
-        cursor.execute(LAST_CAPTIONS, [c.pk])
-        rows = cursor.fetchall()
-    return [
-        Utterance(pk=pk, conversation_id=c.pk, role=role, text=text) for pk, role, text in rows
-    ][::-1]
+    return list(Utterance.objects.raw(LAST_CAPTIONS, [c.pk]))[::-1]
 
 
 def tile_context(c: Conversation, now=None, last_spoken=None, recent=None) -> dict:
@@ -163,9 +158,23 @@ def tile_context(c: Conversation, now=None, last_spoken=None, recent=None) -> di
     }
 
 
+def billed_text(seconds: float) -> str:
+    """Time Tavus bills, as people say it: a call that has run 48 s is not "0 minutes"."""
+    if seconds <= 0:
+        return "None"
+    if seconds < 60:
+        return "Under a minute"
+    hours, minutes = divmod(int(seconds // 60), 60)
+    said = f"{minutes} minute{pluralize(minutes)}"
+    return f"{hours} h {minutes} min" if hours else said
+
+
 def board(now=None) -> dict:
+    """The numbers every wall shows, rendered once for all of them: so it names nobody (an
+    operator sees only their own conversations; the tiles name the launchers)."""
     now = now or timezone.now()
-    holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
+    holders = list(Conversation.objects.holding_slots().only("created_at"))
+    # Tavus bills from when the room is made and the replica waits (tavus-api.md §2.9).
     billed = sum((now - c.created_at).total_seconds() for c in holders)
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     recent = (
@@ -179,29 +188,46 @@ def board(now=None) -> dict:
     reasons = Counter()
     for reason, n in recent:
         reasons[end_reason_words(reason)] += n
+    limit = current.concurrency_limit()
+    budgets = usage.budget_states(None, now)
     return {
-        "limit": current.concurrency_limit(),
-        "holders": holders,
-        "billed_minutes": int(billed // 60),
+        # The organisation's budget always; people's own only as a count (the board names
+        # nobody: Usage says whose).
+        "budget": next((b for b in budgets if b.person_id is None), None),
+        "people_over_budget": sum(1 for b in budgets if b.person_id and b.level),
+        # Recordings Tavus could not copy to the bucket, for a day after the end: counted here,
+        # each named in History (to those who may see it) and on its own page.
+        "recording_failures": Conversation.objects.filter(
+            status=Conversation.ENDED,
+            created_at__gte=now - timedelta(days=2),
+            end_received_at__gte=now - timedelta(days=1),
+        )
+        .exclude(recording_error="")
+        .count(),
+        "limit": limit,
+        "in_use": len(holders),
+        "free": max(limit - len(holders), 0) if limit is not None else None,
+        "billed": billed_text(billed),
         "today": Conversation.objects.filter(created_at__gte=midnight).count(),
         "ended_by_reason": reasons.most_common(),
         "ended_last_hour": sum(reasons.values()),
     }
 
 
+RECENT_CHIPS = 6
+
+
 def recently_ended(user, now=None):
-    """Ended in the last hour; user=None means everyone's (the supervisors' view)."""
+    """The last few conversations that ended in the last hour; user=None means everyone's (the
+    supervisors' view). A launch that never started is not one: History lists those."""
     now = now or timezone.now()
     conversations = Conversation.objects.all()
     if user is not None:
         conversations = conversations.visible_to(user)
     return (
-        conversations.filter(
-            status__in=(Conversation.ENDED, Conversation.FAILED),
-            ended_at__gte=now - timedelta(hours=1),
-        )
+        conversations.filter(status=Conversation.ENDED, ended_at__gte=now - timedelta(hours=1))
         .select_related("launched_by")
-        .order_by("-ended_at")[:12]
+        .order_by("-ended_at")[:RECENT_CHIPS]
     )
 
 
@@ -317,5 +343,8 @@ def refresh_alerts(now=None) -> int:
             c._set(alert_codes=sorted(current))
             pushes += tile_pushes(c)
             changed += 1
+        # Budgets at 80 % or 100 %: said once a month in the audit log and the server log; the
+        # board below shows them for as long as they last.
+        usage.warn_once(now)
         push.send(pushes + board_pushes(now))
         return changed

@@ -81,6 +81,21 @@ def _config(conversation: Conversation) -> dict:
     }
 
 
+def _devices(conversation: Conversation, sandbox: bool) -> dict:
+    """What the page asks the browser for, in the words its help uses. The sandbox's practice
+    room has no microphone (the person types), so there it asks for the camera alone."""
+    if sandbox:
+        return {"and": "camera", "or": "camera", "allow": "Camera", "sense": "see"}
+    if conversation.audio_only:
+        return {"and": "microphone", "or": "microphone", "allow": "Microphone", "sense": "hear"}
+    return {
+        "and": "camera and microphone",
+        "or": "camera or microphone",
+        "allow": "Camera and Microphone",
+        "sense": "see or hear",
+    }
+
+
 @login_not_required
 @require_GET
 def join_page(request: HttpRequest, token: str) -> HttpResponse:
@@ -95,7 +110,8 @@ def join_page(request: HttpRequest, token: str) -> HttpResponse:
         # Tavus has not answered the launch yet: a calm page that looks again by itself.
         return render(request, "join/preparing.html", context)
     config = _config(conversation)
-    context.update(config=config, sandbox=config["mode"] == "sandbox")
+    sandbox = config["mode"] == "sandbox"
+    context.update(config=config, sandbox=sandbox, devices=_devices(conversation, sandbox))
     response = render(request, "join/join.html", context)
     if not context["sandbox"]:
         # What @csp_override sets, chosen per request: the page joins with a call object.

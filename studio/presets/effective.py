@@ -107,7 +107,7 @@ def build_effective(
     context = overrides.get("conversational_context", preset.conversational_context)
     language = overrides.get("language", preset.language).strip().lower()
     name = overrides.get("conversation_name") or preset.conversation_name or preset.name
-    seconds = min(preset.max_call_minutes, 60) * 60
+    seconds = preset.max_call_seconds
     recording_target = {
         key: getattr(preset, key) for key in S3_FIELDS if getattr(preset, key).strip()
     }
