@@ -249,7 +249,11 @@ class _Later:
                         jobs.append((key, render, parts))
                 if jobs:
                     # Every render due in one trip to a worker thread, and out together.
-                    _add(await database_sync_to_async(_render_all)(jobs))
+                    try:
+                        _add(await database_sync_to_async(_render_all)(jobs))
+                    except Exception:
+                        # A page that missed a push gets the whole state when it reconnects.
+                        log.exception("rendering %s failed", [key for key, *_ in jobs])
                 if len(self.rendered) > 10_000:  # keys name conversations: forget quiet ones
                     self.rendered = {k: t for k, t in self.rendered.items() if now - t < 60}
         finally:
