@@ -122,6 +122,33 @@ SANDBOX_DOCUMENT_STEP_SECONDS = float(envstr("SANDBOX_DOCUMENT_STEP_SECONDS", "1
 SANDBOX_WEBHOOK_RETRIES = envint("SANDBOX_WEBHOOK_RETRIES", 3)
 ORGANISATION_NAME = envstr("ORGANISATION_NAME", "Conversation Studio")
 
+# Email for invitation links, through Django's email framework (its MAILERS, new in 6.1). The
+# one mailer is Django's SMTP backend pointed, each time it connects, at the server the
+# environment names here, else the one on the Settings page (studio/connection/mail.py). Neither:
+# the studio sends no email and the links are there to copy. The variables keep Django's old
+# setting names, which people know.
+_email_port = envint("EMAIL_PORT", 587)
+_email_ssl = envbool("EMAIL_USE_SSL", _email_port == 465)
+_email_tls = envbool("EMAIL_USE_TLS", not _email_ssl and _email_port != 25)
+if _email_ssl and _email_tls:
+    raise ImproperlyConfigured("Set one of EMAIL_USE_TLS and EMAIL_USE_SSL, not both.")
+# None: no mail server in the environment.
+SMTP_FROM_ENVIRONMENT = (
+    {
+        "host": envstr("EMAIL_HOST"),
+        "port": _email_port,
+        "username": envstr("EMAIL_HOST_USER"),
+        "password": envstr("EMAIL_HOST_PASSWORD"),
+        "use_tls": _email_tls,
+        "use_ssl": _email_ssl,
+    }
+    if envstr("EMAIL_HOST")
+    else None
+)
+SMTP_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "")
+MAILERS = {"default": {"BACKEND": "studio.connection.mail.EmailBackend"}}
+
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
