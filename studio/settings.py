@@ -169,6 +169,7 @@ INSTALLED_APPS = [
     "studio.monitor",
     "studio.history",
     "studio.join",
+    "studio.invites",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,6 @@
 
 import secrets
 import smtplib
-import socket
 
 import httpx
 from django import forms
@@ -67,7 +66,7 @@ def check_mail_server(host, port, security, username, password) -> None:
         raise ValidationError(
             "The mail server did not accept this username and password.", code="auth"
         ) from None
-    except (smtplib.SMTPException, OSError, socket.timeout) as error:
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
         raise ValidationError(
             "The studio could not reach a mail server at %(host)s port %(port)s (%(problem)s). "
             "Check the address, the port and the security setting. Nothing was saved.",

@@ -92,7 +92,8 @@ class TavusConnection(models.Model):
 
     def set_email_password(self, password: str) -> None:
         fernet = _fernet(EMAIL_PASSWORD_INFO)
-        self.email_password_encrypted = fernet.encrypt(password.encode()).decode() if password else ""
+        token = fernet.encrypt(password.encode()).decode() if password else ""
+        self.email_password_encrypted = token
 
     @property
     def key_unreadable(self) -> bool:
