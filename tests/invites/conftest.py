@@ -14,7 +14,7 @@ GREETING = "Hello {name}! Ready to talk about the {role} job?"
 
 
 @pytest.fixture
-def interview(make_preset):
+def interview(make_preset):  # noqa: F811 (the shared fixture, imported above)
     """A preset whose greeting and context use the person's details."""
     return make_preset(
         name="Screening interview",
@@ -25,19 +25,17 @@ def interview(make_preset):
     )
 
 
-def make_link(preset, user, *, name="Anna Berg", email="anna@example.com", details=None, **fields):
+def make_link(preset, user, *, name="Anna Berg", email="anna@example.com", details=None, **window):
     """A link as the form makes it (checked, with the preset's settings frozen)."""
     from studio.invites.forms import Person, check_person
     from studio.invites.models import Invitation
 
-    person = check_person(
-        preset,
-        Person(name=name, email=email, details=details or {"role": "Sales lead", "company": "Acme"}),
-    )
+    details = details or {"role": "Sales lead", "company": "Acme"}
+    person = check_person(preset, Person(name=name, email=email, details=details))
     assert not person.problem, person.problem
     now = timezone.now()
-    window = {"valid_from": now - timedelta(minutes=1), "valid_until": now + timedelta(days=1)}
-    window.update(fields)
+    fields = {"valid_from": now - timedelta(minutes=1), "valid_until": now + timedelta(days=1)}
+    fields.update(window)
     invitation = Invitation.build(
         preset=preset,
         user=user,
@@ -45,7 +43,7 @@ def make_link(preset, user, *, name="Anna Berg", email="anna@example.com", detai
         person_name=person.name,
         email=person.email,
         details=person.details,
-        **window,
+        **fields,
     )
     invitation.save()
     return invitation

@@ -145,7 +145,9 @@ def smtp_server():
     controller.stop()
 
 
-def test_links_go_out_through_a_real_smtp_server(client, operator, interview, settings, smtp_server):
+def test_links_go_out_through_a_real_smtp_server(
+    client, operator, interview, settings, smtp_server
+):
     # The studio's own mailer, not the test outbox Django puts in its place.
     settings.MAILERS = {"default": {"BACKEND": "studio.connection.mail.EmailBackend"}}
     row = _mail_server(

@@ -65,7 +65,8 @@ def test_a_link_for_one_person_fills_in_their_details(client, operator, intervie
     assert response.status_code == 302
     assert response["Location"] == f"/links/?list={invitation.batch}"
     body = invitation.settings_snapshot
-    assert body["custom_greeting"] == "Hello Anna Berg! Ready to talk about the Account manager job?"
+    greeting = "Hello Anna Berg! Ready to talk about the Account manager job?"
+    assert body["custom_greeting"] == greeting
     assert body["conversational_context"].endswith("applies as Account manager at Acme.")
     assert body["conversation_name"] == "Screening interview with Anna Berg"
     assert invitation.details == {"role": "Account manager", "company": "Acme"}

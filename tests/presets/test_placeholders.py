@@ -5,7 +5,6 @@ import html
 from studio.conversations.models import Conversation
 from studio.presets import placeholders
 from studio.presets.models import Preset
-from tests.conversations.conftest import face, make_preset, persona, sent  # noqa: F401
 from tests.conversations.factories import launch
 
 
