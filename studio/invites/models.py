@@ -82,7 +82,7 @@ class Invitation(models.Model):
     objects = InvitationQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = ["-created_at", "id"]  # newest lists first, each in its own order
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(uses__lte=models.F("max_uses")), name="invitation_uses_limit"

@@ -78,7 +78,9 @@ def links(request: HttpRequest) -> HttpResponse:
     for invitation in page:
         made = list(invitation.uses_made.all())
         invitation._latest = made[0].conversation if made else None
-        rows.append((invitation, invitation.state(now)))
+        # Copy, send and revoke only while the link can still start something.
+        usable = invitation.closed_reason(now) in ("", "early")
+        rows.append((invitation, invitation.state(now), usable))
     template = "invites/links.html"
     if request.htmx:
         template += "#links-table"
@@ -101,6 +103,7 @@ def choose_preset(request: HttpRequest) -> HttpResponse:
 def _create(request, preset, people: list[Person], form) -> list[Invitation]:
     """One link per person, all of one batch; emailed when the form says so."""
     batch = uuid.uuid4().hex
+    now = timezone.now()  # one moment for the whole list: it stays in its order on the page
     made = [
         Invitation.build(
             preset=preset,
@@ -110,6 +113,7 @@ def _create(request, preset, people: list[Person], form) -> list[Invitation]:
             email=person.email,
             details=person.details,
             batch=batch,
+            created_at=now,
             **form.link_fields(),
         )
         for person in people
@@ -208,7 +212,7 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = _get_invitation_for_user(request, pk)
     if not invitation.email:
         messages.error(request, "This link has no email address to send it to.")
-    elif invitation.closed_reason() in ("revoked", "used", "expired"):
+    elif invitation.closed_reason() not in ("", "early"):
         messages.error(request, "This link no longer works, so it was not sent.")
     else:
         _send(request, [invitation])

@@ -356,10 +356,10 @@
 
   // --- Start -----------------------------------------------------------------------------------------
 
-  let saved = "";
-  try { saved = window.sessionStorage.getItem("studio-join-name") || ""; } catch (e) { /* private mode */ }
-  // An invitation knows whom it is for: their name is there to keep or change.
-  saved = saved || config.personName || "";
+  // An invitation knows whom it is for: their name is there to keep or change. Otherwise the
+  // name typed last time in this tab.
+  let saved = config.personName || "";
+  try { saved = saved || window.sessionStorage.getItem("studio-join-name") || ""; } catch (e) { /* private mode */ }
   if (saved) /** @type {HTMLInputElement} */ ($("join-name")).value = saved;
   $("prejoin-form").addEventListener("submit", join);
   JoinEnd.screen("prejoin");

@@ -1,0 +1,149 @@
+"""Invitation links in real Chromium, on the sandbox: a list of three from a CSV, one person
+opens their link in their own browser, joins, talks and leaves; the Links page follows."""
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from studio.conversations.models import Conversation
+from studio.invites.models import Invitation
+
+SHOTS = Path("/tmp/shots-invites")
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+CSV = (
+    "name,email,role\n"
+    "Anna Berg,anna@example.com,Store manager\n"
+    "Bo Chen,bo@example.com,Sales assistant\n"
+    "Cleo Diaz,cleo@example.com,Team lead\n"
+)
+
+# Every text the join page's status line shows, in order (it changes quickly on the sandbox).
+STATUS_LOG = """
+window.__statuses = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const status = document.getElementById("join-status");
+  if (!status) return;
+  new MutationObserver(() => window.__statuses.push(status.textContent))
+    .observe(status, { childList: true, characterData: true, subtree: true });
+});
+"""
+
+
+def _shot(page, name, **options):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), **options)
+
+
+def test_a_list_of_three_one_joins_talks_and_leaves(
+    studio_server, operator, login_as, stock_preset, browser, tmp_path
+):
+    stock_preset(
+        name="Shop floor practice",
+        conversation_name="Shop floor practice",
+        custom_greeting="Hello {name}! Shall we practise a tricky moment for a {role}?",
+        participant_left_timeout=2,
+    )
+    staff = login_as(operator)
+    staff.set_viewport_size(DESKTOP)
+
+    # A list of three from a CSV file.
+    staff.goto(studio_server.url + "/links/")
+    staff.get_by_role("link", name="New links").first.click()
+    staff.get_by_role("link", name="For a list").click()
+    expect(staff.get_by_role("heading", name="Invitation links for Shop floor practice")).to_be_visible()
+    expect(staff.locator(".effective")).to_contain_text(
+        "Opens with: “Hello Sam Taylor! Shall we practise a tricky moment for a Sales lead?”"
+    )
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(CSV)
+    staff.get_by_label("A CSV file").set_input_files(str(csv_file))
+    _shot(staff, "new-list-desktop", full_page=True)
+    staff.get_by_role("button", name="Make the links").click()
+    expect(staff).to_have_url(re.compile(r"/links/\?list=\w+$"))
+    rows = staff.locator("#links-table tbody tr")
+    expect(rows).to_have_count(3)
+    expect(staff.locator(".messages")).to_contain_text("3 links ready.")
+    for name in ("Anna Berg", "Bo Chen", "Cleo Diaz"):
+        expect(staff.locator("#links-table")).to_contain_text(name)
+    expect(staff.locator('[data-state="ready"]')).to_have_count(3)
+    _shot(staff, "links-made-desktop")
+    assert Conversation.objects.count() == 0
+
+    bo = Invitation.objects.get(person_name="Bo Chen")
+    row = staff.locator(f"#link-{bo.pk}")
+    link = row.get_by_role("button", name="Copy link").get_attribute("data-copy")
+    assert link == f"{studio_server.url}/invite/{bo.token}/"
+
+    # Bo opens the link on a phone: their own browser, signed in to nothing.
+    phone = browser.new_context(viewport=PHONE)
+    phone.add_init_script(STATUS_LOG)
+    person = phone.new_page()
+    person.set_default_timeout(15_000)
+    person.goto(link)
+    expect(person.get_by_role("heading", name="Shop floor practice with Bo Chen")).to_be_visible()
+    expect(person.get_by_label("Your name")).to_have_value("Bo Chen")
+    expect(person.locator("#preview")).to_have_attribute("data-state", "on")
+    _shot(person, "invite-prejoin-phone")
+    assert Conversation.objects.count() == 0  # opening the link starts nothing
+    staff.reload()
+    expect(staff.locator(f"#link-{bo.pk}")).to_have_attribute("data-state", "opened")
+
+    # Join: the conversation starts now, and the page says so until the replica is there.
+    person.get_by_role("button", name="Join").click()
+    expect(person.locator("#call")).to_be_visible()
+    expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
+    assert "Starting…" in person.evaluate("window.__statuses")
+    conversation = Conversation.objects.get()
+    assert conversation.title == "Shop floor practice with Bo Chen"
+    assert conversation.settings_snapshot["custom_greeting"] == (
+        "Hello Bo Chen! Shall we practise a tricky moment for a Sales assistant?"
+    )
+    expect(person.locator("#captions")).to_contain_text("Hello Bo Chen!")
+    staff.reload()
+    bo_row = staff.locator(f"#link-{bo.pk}")
+    expect(bo_row).to_have_attribute("data-state", "joined")
+    expect(bo_row.get_by_role("link", name="Shop floor practice with Bo Chen")).to_have_attribute(
+        "href", f"/conversations/{conversation.pk}/"
+    )
+    _shot(staff, "links-joined-desktop")
+
+    # Talk (typing stands in for speaking on the sandbox), then leave.
+    person.get_by_label("Type what you would say").fill("A customer wants a refund without a receipt")
+    person.get_by_label("Type what you would say").press("Enter")
+    expect(person.locator("#captions")).to_contain_text("refund without a receipt")
+    _shot(person, "invite-call-phone")
+    person.get_by_role("button", name="Leave").click()
+    expect(person.get_by_role("heading", name="You've left the conversation")).to_be_visible()
+    _shot(person, "invite-left-phone")
+
+    # The room closes two seconds after Bo left; the Links page (refreshing itself) follows.
+    expect(bo_row).to_have_attribute("data-state", "completed", timeout=40_000)
+    expect(bo_row).to_contain_text("1 of 1")
+    _shot(staff, "links-completed-desktop")
+
+    # History carries Bo's name.
+    staff.goto(studio_server.url + "/history/")
+    expect(staff.locator(".history-table")).to_contain_text("Shop floor practice with Bo Chen")
+    staff.goto(f"{studio_server.url}/history/{conversation.pk}/")
+    expect(staff.get_by_role("heading", level=1)).to_contain_text("Bo Chen")
+
+    # The used link now says so, and starts nothing more.
+    person.goto(link)
+    expect(person.get_by_role("heading", name="This link has been used")).to_be_visible()
+    _shot(person, "invite-used-phone")
+    assert Conversation.objects.count() == 1
+
+    # The same pages at the other width, for a look.
+    person.set_viewport_size(DESKTOP)
+    anna = Invitation.objects.get(person_name="Anna Berg")
+    person.goto(anna.link())
+    expect(person.get_by_label("Your name")).to_have_value("Anna Berg")
+    expect(person.locator("#preview")).to_have_attribute("data-state", "on")
+    _shot(person, "invite-prejoin-desktop")
+    staff.set_viewport_size(PHONE)
+    staff.goto(studio_server.url + "/links/")
+    _shot(staff, "links-phone", full_page=True)
+    phone.close()
