@@ -49,6 +49,17 @@ def make_link(preset, user, *, name="Anna Berg", email="anna@example.com", detai
     return invitation
 
 
+def window(days=2) -> dict:
+    """The link form's window and use limit, as the browser posts them: from now, for `days`."""
+    now = timezone.localtime()
+    fmt = "%Y-%m-%dT%H:%M"
+    return {
+        "valid_from": now.strftime(fmt),
+        "valid_until": (now + timedelta(days=days)).strftime(fmt),
+        "max_uses": 1,
+    }
+
+
 def start(client, invitation):
     """Press Join on the link's page (its JSON answer)."""
     return client.post(f"/invite/{invitation.token}/start", HTTP_ACCEPT="application/json")

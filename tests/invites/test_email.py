@@ -3,18 +3,16 @@ on this machine (aiosmtpd in a thread). Without a mail server nothing pretends t
 
 import html
 import socket
-from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from django.core import mail
-from django.utils import timezone
 
 from studio.connection.models import TavusConnection
 from studio.invites.models import Invitation
-from tests.invites.conftest import make_link
+from tests.invites.conftest import make_link, window
 
 pytestmark = pytest.mark.time_window
 
@@ -30,14 +28,6 @@ def _mail_server(**fields):
     return row
 
 
-def _window():
-    now = timezone.localtime()
-    return {
-        "valid_from": now.strftime("%Y-%m-%dT%H:%M"),
-        "valid_until": (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
-        "max_uses": 1,
-    }
-
 
 LIST = "name,email,role,company\nAnna Berg,anna@example.com,Lead,Acme\nBo,,QA,Acme\n"
 
@@ -47,7 +37,7 @@ def test_the_list_is_emailed_through_the_outbox(client, operator, interview):
     client.force_login(operator)
     rows = "name,email,role,company\nAnna Berg,anna@example.com,Lead,Acme\nBo,bo@example.com,QA,X\n"
     response = client.post(
-        f"/links/new/{interview.pk}/list/", {"rows": rows, "send_email": "on", **_window()}
+        f"/links/new/{interview.pk}/list/", {"rows": rows, "send_email": "on", **window()}
     )
     assert response.status_code == 302
     assert sorted(m.to[0] for m in mail.outbox) == ["anna@example.com", "bo@example.com"]
@@ -66,7 +56,7 @@ def test_a_list_to_email_needs_each_persons_address(client, operator, interview)
     _mail_server(email_host="smtp.example.com")
     client.force_login(operator)
     response = client.post(
-        f"/links/new/{interview.pk}/list/", {"rows": LIST, "send_email": "on", **_window()}
+        f"/links/new/{interview.pk}/list/", {"rows": LIST, "send_email": "on", **window()}
     )
     assert "No email address, and the links are to be emailed." in response.content.decode()
     assert [m.to for m in mail.outbox] == [["anna@example.com"]]
@@ -79,7 +69,7 @@ def test_without_a_mail_server_nothing_pretends_to_send(client, operator, interv
     assert "No mail server is set up, so the studio sends no email" in page
     # A form sent anyway (an old page, a script) still sends nothing.
     response = client.post(
-        f"/links/new/{interview.pk}/list/", {"rows": LIST, "send_email": "on", **_window()}
+        f"/links/new/{interview.pk}/list/", {"rows": LIST, "send_email": "on", **window()}
     )
     assert response.status_code == 302
     assert mail.outbox == [] and not Invitation.objects.filter(sent_at__isnull=False).exists()

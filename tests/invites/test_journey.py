@@ -53,7 +53,8 @@ def test_a_list_of_three_one_joins_talks_and_leaves(
     staff.goto(studio_server.url + "/links/")
     staff.get_by_role("link", name="New links").first.click()
     staff.get_by_role("link", name="For a list").click()
-    expect(staff.get_by_role("heading", name="Invitation links for Shop floor practice")).to_be_visible()
+    heading = staff.get_by_role("heading", name="Invitation links for Shop floor practice")
+    expect(heading).to_be_visible()
     expect(staff.locator(".effective")).to_contain_text(
         "Opens with: “Hello Sam Taylor! Shall we practise a tricky moment for a Sales lead?”"
     )
@@ -111,8 +112,9 @@ def test_a_list_of_three_one_joins_talks_and_leaves(
     _shot(staff, "links-joined-desktop")
 
     # Talk (typing stands in for speaking on the sandbox), then leave.
-    person.get_by_label("Type what you would say").fill("A customer wants a refund without a receipt")
-    person.get_by_label("Type what you would say").press("Enter")
+    say = person.get_by_label("Type what you would say")
+    say.fill("A customer wants a refund without a receipt")
+    say.press("Enter")
     expect(person.locator("#captions")).to_contain_text("refund without a receipt")
     _shot(person, "invite-call-phone")
     person.get_by_role("button", name="Leave").click()

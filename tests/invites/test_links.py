@@ -10,22 +10,14 @@ from studio.accounts.models import AuditEntry
 from studio.conversations.models import Conversation
 from studio.invites.models import Invitation
 from tests.conversations.factories import make_conversation
-from tests.invites.conftest import make_link
+from tests.invites.conftest import make_link, window
 
 pytestmark = pytest.mark.time_window
 
 
-def _window(days=3):
-    now = timezone.localtime()
-    fmt = "%Y-%m-%dT%H:%M"
-    return {
-        "valid_from": now.strftime(fmt),
-        "valid_until": (now + timedelta(days=days)).strftime(fmt),
-    }
-
 
 def _make(client, preset, **fields):
-    data = {"max_uses": 1, **_window(), **fields}
+    data = {"max_uses": 1, **window(), **fields}
     return client.post(f"/links/new/{preset.pk}/", data)
 
 
@@ -119,7 +111,7 @@ def test_a_window_past_its_end_or_too_long_is_refused(client, operator, intervie
         "valid_until": past.strftime("%Y-%m-%dT%H:%M"),
     }
     assert "This time has passed" in _make(client, interview, **person, **fields).content.decode()
-    long = _make(client, interview, **person, **_window(days=120)).content.decode()
+    long = _make(client, interview, **person, **window(days=120)).content.decode()
     assert "at most 90 days" in long
     assert Invitation.objects.count() == 0
 

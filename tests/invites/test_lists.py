@@ -1,13 +1,12 @@
 """A list at once: a CSV file or pasted rows make one link per person; bad rows say why."""
 
 import html
-from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 
 from studio.invites.models import Invitation
+from tests.invites.conftest import window
 
 pytestmark = pytest.mark.time_window
 
@@ -22,18 +21,10 @@ CSV = (
 )
 
 
-def _window():
-    now = timezone.localtime()
-    return {
-        "valid_from": now.strftime("%Y-%m-%dT%H:%M"),
-        "valid_until": (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
-        "max_uses": 1,
-    }
-
 
 def _upload(client, preset, text, name="people.csv", encoding="utf-8", **fields):
     upload = SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
-    return client.post(f"/links/new/{preset.pk}/list/", {"upload": upload, **_window(), **fields})
+    return client.post(f"/links/new/{preset.pk}/list/", {"upload": upload, **window(), **fields})
 
 
 def test_good_rows_make_links_and_bad_rows_say_why(client, operator, interview):
@@ -78,7 +69,7 @@ def test_a_list_with_only_good_rows_goes_to_its_links(client, operator, intervie
 def test_rows_pasted_from_a_spreadsheet(client, operator, interview):
     client.force_login(operator)
     rows = "name\temail\trole\tcompany\nAnna Berg\tanna@example.com\tLead\tAcme, Inc.\n"
-    response = client.post(f"/links/new/{interview.pk}/list/", {"rows": rows, **_window()})
+    response = client.post(f"/links/new/{interview.pk}/list/", {"rows": rows, **window()})
     assert response.status_code == 302
     assert Invitation.objects.get().details == {"role": "Lead", "company": "Acme, Inc."}
 
@@ -100,7 +91,7 @@ def test_excel_files_in_windows_1252(client, operator, interview):
 )
 def test_a_list_that_cannot_be_read_changes_nothing(client, operator, interview, text, error):
     client.force_login(operator)
-    response = client.post(f"/links/new/{interview.pk}/list/", {"rows": text, **_window()})
+    response = client.post(f"/links/new/{interview.pk}/list/", {"rows": text, **window()})
     assert response.status_code == 400 and error in html.unescape(response.content.decode())
     assert Invitation.objects.count() == 0
 
@@ -110,7 +101,7 @@ def test_more_values_than_columns_is_a_bad_row(client, operator, make_preset):
     client.force_login(operator)
     rows = "name,email\nAnna,anna@example.com,extra\nBo,bo@example.com\n"
     page = html.unescape(
-        client.post(f"/links/new/{preset.pk}/list/", {"rows": rows, **_window()}).content.decode()
+        client.post(f"/links/new/{preset.pk}/list/", {"rows": rows, **window()}).content.decode()
     )
     assert "3 values for 2 columns." in page
     assert list(Invitation.objects.values_list("person_name", flat=True)) == ["Bo"]
