@@ -159,14 +159,18 @@ class PersonForm(LinkSettingsForm):
         self.preset = preset
         self.person = None
         for name in preset.detail_fields():
+            # Each detail the greeting or context uses is needed, and says why.
+            needed = {"required": f"Give their {placeholders.label(name).lower()}: the "
+                      f"greeting or context says {{{name}}}."}
             if name == "name":
-                self.fields["person_name"].help_text += " The greeting or context uses it."
+                self.fields["person_name"].required = True
+                self.fields["person_name"].error_messages.update(needed)
                 continue
             self.fields[f"detail_{name}"] = forms.CharField(
                 label=f"Their {placeholders.label(name).lower()}",
-                required=False,
                 max_length=placeholders.MAX_VALUE,
                 help_text=f"Fills in {{{name}}} in the greeting or context.",
+                error_messages=needed,
             )
         if preset.remember_people:
             self.fields["email"].help_text = (
@@ -270,11 +274,12 @@ def decode(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _dialect(text: str):
-    try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        return csv.excel  # one column, or nothing a sniffer can tell: plain commas
+def _delimiter(text: str) -> str:
+    """Tabs (pasted from a spreadsheet), semicolons (Excel where the comma is a decimal
+    mark) or commas, told from the header line: column names hold none of them, whereas
+    csv.Sniffer gives up on a list whose last row is short (a spreadsheet's empty last cell)."""
+    header = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    return max("\t;,", key=lambda d: (header.count(d), d == ","))
 
 
 @dataclass
@@ -286,7 +291,7 @@ class ParsedList:
 
 def parse_people(text: str, preset) -> ParsedList:
     """The people of a list, each checked (`check_person`): bad rows carry their problem."""
-    reader = csv.reader(io.StringIO(text.strip("\ufeff")), _dialect(text))
+    reader = csv.reader(io.StringIO(text.strip("\ufeff")), delimiter=_delimiter(text))
     try:
         header = next(reader)
     except (StopIteration, csv.Error):

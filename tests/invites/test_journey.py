@@ -149,3 +149,45 @@ def test_a_list_of_three_one_joins_talks_and_leaves(
     staff.goto(studio_server.url + "/links/")
     _shot(staff, "links-phone", full_page=True)
     phone.close()
+
+
+def test_bad_rows_and_a_missing_detail_read_plainly(
+    studio_server, operator, admin_user, login_as, stock_preset, tmp_path
+):
+    stock_preset(
+        name="Shop floor practice",
+        custom_greeting="Hello {name}! Shall we practise a tricky moment for a {role}?",
+    )
+    staff = login_as(operator)
+    staff.set_viewport_size(DESKTOP)
+    staff.goto(studio_server.url + "/links/new/")
+    staff.get_by_role("link", name="For one person").click()
+    staff.get_by_label("Their name").fill("Anna Berg")
+    staff.get_by_role("button", name="Make the link").click()
+    expect(staff.locator("#id_detail_role-field")).to_contain_text(
+        "Give their role: the greeting or context says {role}."
+    )
+    _shot(staff, "new-one-refused-desktop", full_page=True)
+    assert Invitation.objects.count() == 0
+
+    staff.get_by_role("link", name="A list").click()
+    staff.get_by_label("…or paste the rows").fill(
+        "name\temail\trole\nAnna Berg\tanna@example.com\tStore manager\n"
+        "Bo Chen\tbo(at)example.com\tSales assistant\nCleo Diaz\tcleo@example.com\t\n"
+    )
+    staff.get_by_role("button", name="Make the links").click()
+    result = staff.locator(".list-result")
+    expect(result).to_contain_text("1 link made, 2 rows not used")
+    expect(result).to_contain_text("“bo(at)example.com” is not an email address.")
+    expect(staff.get_by_label("…or paste the rows")).to_have_value(
+        "name,email,role\nBo Chen,bo(at)example.com,Sales assistant\nCleo Diaz,cleo@example.com"
+    )
+    _shot(staff, "new-list-bad-rows-desktop", full_page=True)
+    assert list(Invitation.objects.values_list("person_name", flat=True)) == ["Anna Berg"]
+
+    admin = login_as(admin_user)
+    admin.set_viewport_size(DESKTOP)
+    admin.goto(studio_server.url + "/settings/")
+    expect(admin.get_by_role("group", name="Email for invitation links")).to_be_visible()
+    admin.get_by_label("Mail server").scroll_into_view_if_needed()
+    _shot(admin, "settings-email-desktop")

@@ -71,7 +71,7 @@ def test_a_missing_detail_is_refused_when_the_link_is_made(client, operator, int
     response = _make(client, interview, person_name="Anna Berg", detail_company="Acme")
     assert response.status_code == 400
     page = html.unescape(response.content.decode())
-    assert "No role given for this person: the greeting or context says {role}." in page
+    assert "Give their role: the greeting or context says {role}." in page
     assert Invitation.objects.count() == 0
 
 

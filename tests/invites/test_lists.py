@@ -74,6 +74,16 @@ def test_rows_pasted_from_a_spreadsheet(client, operator, interview):
     assert Invitation.objects.get().details == {"role": "Lead", "company": "Acme, Inc."}
 
 
+def test_a_pasted_list_whose_last_cell_is_empty(client, operator, make_preset):
+    preset = make_preset(custom_greeting="Hi {name}, about the {role} role")
+    client.force_login(operator)
+    # A spreadsheet copies an empty last cell as a trailing tab, which the form strips.
+    rows = "name\temail\trole\nAnna\tanna@example.com\tLead\nBo\tbo@example.com\t\n"
+    page = client.post(f"/links/new/{preset.pk}/list/", {"rows": rows, **window()})
+    assert "No role given" in html.unescape(page.content.decode())
+    assert list(Invitation.objects.values_list("person_name", flat=True)) == ["Anna"]
+
+
 def test_excel_files_in_windows_1252(client, operator, interview):
     client.force_login(operator)
     text = "name;email;role;company\nJosé Müller;jose@example.com;Lead;Acme\n"
