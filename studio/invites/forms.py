@@ -62,7 +62,12 @@ def check_person(preset, person: Person) -> Person:
             "No email address: this preset remembers people, and tells them apart by it."
         )
         return person
-    details = {name: placeholders.clean_value(value) for name, value in person.details.items()}
+    known = placeholders.known_fields(preset.person_fields)
+    details = {
+        name: placeholders.clean_value(value)
+        for name, value in person.details.items()
+        if name in known
+    }
     details["name"] = person.name
     person.details = {k: v for k, v in details.items() if v and k != "name"}
     memory = f"person:{person.email}" if preset.remember_people else ""

@@ -286,7 +286,7 @@ def _answer(conversation: Conversation) -> JsonResponse:
 
 def _busy(invitation: Invitation) -> JsonResponse:
     invitation.note_miss()
-    response = JsonResponse({"retry": True, "message": BUSY}, status=503)
+    response = JsonResponse({"retry": True, "busy": True, "message": BUSY}, status=503)
     response["Retry-After"] = "60"
     return response
 

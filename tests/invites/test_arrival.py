@@ -173,7 +173,7 @@ def test_every_slot_busy_at_arrival_is_a_miss_and_calls_nobody(
     answer = start(client, invitation)
     assert answer.status_code == 503 and answer["Retry-After"] == "60"
     busy = "All our hosts are busy, try again in a minute."
-    assert answer.json() == {"retry": True, "message": busy}
+    assert answer.json() == {"retry": True, "busy": True, "message": busy}
     assert sent == [] and Conversation.objects.count() == 1
     invitation.refresh_from_db()
     assert invitation.misses == 1 and invitation.uses == 0
@@ -197,6 +197,27 @@ def test_tavus_saying_every_slot_is_busy_gives_the_use_back(
     assert start(client, invitation).status_code == 200
     invitation.refresh_from_db()
     assert invitation.uses == 1
+
+
+def test_a_budget_used_up_at_arrival_starts_nothing(
+    client, operator, interview, studio_server, sent, monkeypatch
+):
+    from studio.invites import views
+
+    invitation = make_link(interview, operator)
+    asked = []
+
+    def used_up(link):
+        asked.append(link)
+        return "Please let whoever sent you the link know."
+
+    monkeypatch.setattr(views, "budget_refusal", used_up)
+    answer = start(client, invitation)
+    assert answer.status_code == 409
+    assert answer.json()["title"] == "This conversation can't start right now"
+    assert asked == [invitation] and sent == [] and Conversation.objects.count() == 0
+    invitation.refresh_from_db()
+    assert invitation.uses == 0
 
 
 def test_join_needs_the_pages_csrf_token(operator, interview, studio_server, sent):

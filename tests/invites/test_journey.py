@@ -191,3 +191,37 @@ def test_bad_rows_and_a_missing_detail_read_plainly(
     expect(admin.get_by_role("group", name="Email for invitation links")).to_be_visible()
     admin.get_by_label("Mail server").scroll_into_view_if_needed()
     _shot(admin, "settings-email-desktop")
+
+
+def test_every_host_busy_then_free_on_a_retry(
+    studio_server, operator, browser, stock_preset, settings
+):
+    from tests.conversations.factories import make_conversation
+    from tests.invites.conftest import make_link
+
+    preset = stock_preset(name="Front desk", custom_greeting="Hello {name}!")
+    settings.TAVUS_CONCURRENCY_LIMIT = 1
+    holder, _ = make_conversation(operator, title="Someone else's call")
+    invitation = make_link(preset, operator, name="Dana Ek", details={})
+    context = browser.new_context(viewport=PHONE)
+    person = context.new_page()
+    person.set_default_timeout(15_000)
+    person.goto(invitation.link())
+    expect(person.locator("#preview")).to_have_attribute("data-state", "on")
+    person.get_by_role("button", name="Join").click()
+    status = person.locator("#join-status")
+    expect(status).to_have_text("All our hosts are busy, try again in a minute.")
+    expect(status).not_to_have_class(re.compile("is-error"))  # no error: a calm word
+    expect(person.get_by_role("button", name="Try again")).to_be_enabled()
+    person.locator("#join-status").scroll_into_view_if_needed()
+    _shot(person, "invite-busy-phone")
+    invitation.refresh_from_db()
+    assert invitation.misses == 1 and Conversation.objects.count() == 1
+
+    holder.mark_ended("participant_left_timeout")  # a host is free again
+    person.get_by_role("button", name="Try again").click()
+    expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
+    expect(person.locator("#captions")).to_contain_text("Hello Dana Ek!")
+    invitation.refresh_from_db()
+    assert invitation.uses == 1 and invitation.misses == 1
+    context.close()

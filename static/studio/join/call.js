@@ -110,7 +110,8 @@
           window.setTimeout(start, RETRY_STARTING_MS);
           return;
         }
-        if (answer.retry) return notStarted(answer.message);
+        // Every host busy is no error: a calm word and another try. A failure reads as one.
+        if (answer.retry) return notStarted(answer.message, answer.busy ? "busy" : "error");
         // The link cannot start a conversation: say why, as its own page would.
         joining = false;
         JoinEnd.closed(answer.title, answer.message);
@@ -118,13 +119,17 @@
       .catch(() => notStarted("We couldn't reach the studio. Check your connection and try again."));
   }
 
-  /** Not started, but trying again may work (every host busy, a hiccup): offer it. */
-  function notStarted(/** @type {string} */ message) {
+  /**
+   * Not started, but trying again may work (every host busy, a hiccup): offer it.
+   * @param {string} message
+   * @param {string} [kind]
+   */
+  function notStarted(message, kind = "error") {
     joining = false;
     const button = /** @type {HTMLButtonElement} */ ($("join-button"));
     button.disabled = false;
     button.textContent = "Try again";
-    setStatus(message, "error");
+    setStatus(message, kind);
   }
 
   function connect() {
