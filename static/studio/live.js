@@ -152,6 +152,31 @@
   // A status card swapped in over the socket starts blank: fill its timers at once.
   document.body.addEventListener("htmx:oobAfterSwap", tick);
 
+  // --- the end: the status card says so; nothing more can be sent or joined -----------------
+  // Rendered live, a page shows [data-when=live] parts (Step in, Join the video, the links to
+  // copy); once the status card says it ended, the [data-when=over] words instead.
+  function syncOver() {
+    var badge = /** @type {HTMLElement | null} */ (document.querySelector("#live-status [data-status]"));
+    var over = !!badge && (badge.dataset.status === "ended" || badge.dataset.status === "failed");
+    document.querySelectorAll("#live [data-when], .page-head [data-when]").forEach(function (part) {
+      var element = /** @type {HTMLElement} */ (part);
+      element.hidden = (element.dataset.when === "over") !== over;
+    });
+    var fields = /** @type {HTMLFieldSetElement | null} */ (document.querySelector("#steer .steer-fields"));
+    if (fields) fields.disabled = over;
+  }
+  syncOver();
+  document.body.addEventListener("htmx:oobAfterSwap", syncOver);
+  // The Step-in form is swapped in whole after each send: keep it closed once over.
+  document.body.addEventListener("htmx:afterSwap", syncOver);
+
+  // "Other link" closes when the person clicks elsewhere, as a menu does.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.more-links[open]").forEach(function (menu) {
+      if (!menu.contains(/** @type {Node} */ (event.target))) menu.removeAttribute("open");
+    });
+  });
+
   // --- captions: follow new lines unless the reader has scrolled back ----------------------
   var stick = true;
   var jump = document.getElementById("jump-latest");
@@ -167,5 +192,28 @@
     if (stick) toBottom(); else if (jump) jump.hidden = false;
   });
   if (jump) jump.addEventListener("click", function () { stick = true; jump.hidden = true; toBottom(); });
+
+  // Beside the video (a wide window), the captions reach down to the bottom of the window, so
+  // the latest lines show without scrolling the page, however tall the status card above is.
+  var wide = window.matchMedia("(min-width: 1001px)");
+  function fitCaptions() {
+    var c = captions();
+    if (!c) return;
+    var top = c.getBoundingClientRect().top + window.scrollY;
+    var room = window.innerHeight - top - 32;  // the card's padding and a margin
+    c.style.maxHeight = wide.matches ? Math.max(room, 160) + "px" : "";
+    if (stick) toBottom();
+  }
+  // The status card's timeline keeps its newest steps in view (it scrolls when long, so that
+  // the captions keep their room).
+  function latestSteps() {
+    var steps = document.querySelector("#live-status .timeline");
+    if (steps) steps.scrollTop = steps.scrollHeight;
+  }
+  document.body.addEventListener("htmx:oobAfterSwap", latestSteps);
+  latestSteps();
+  window.addEventListener("resize", fitCaptions);
+  document.body.addEventListener("htmx:oobAfterSwap", fitCaptions);
+  fitCaptions();
   toBottom();
 })();

@@ -14,6 +14,7 @@
     tile.removeAttribute("hx-swap-oob");
     document.getElementById("tiles").appendChild(tile);
     htmx.process(tile);
+    tick();
   });
 
   function clock(seconds) {
@@ -38,4 +39,7 @@
   }
   tick();
   setInterval(tick, 1000);
+  // A tile swapped in over the socket starts with blank timers: fill them at once, not a
+  // second later.
+  document.body.addEventListener("htmx:oobAfterSwap", tick);
 })();

@@ -130,10 +130,15 @@ def public_url() -> str:
 
 
 def concurrency_limit() -> int | None:
-    """The plan's concurrent conversations; None: no local check."""
+    """The plan's concurrent conversations; None: no local check. Without a key the studio
+    runs on its own sandbox: unless a limit is set, the sandbox's, past which it refuses as
+    Tavus does."""
     if settings.TAVUS_CONCURRENCY_LIMIT is not None:
         return settings.TAVUS_CONCURRENCY_LIMIT
-    return stored().concurrency_limit
+    saved = stored().concurrency_limit
+    if saved is None and mode() == "sandbox":
+        return settings.SANDBOX_CONCURRENCY_LIMIT
+    return saved
 
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

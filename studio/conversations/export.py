@@ -1,4 +1,4 @@
-"""Getting data out: transcripts as TXT/JSON/WebVTT, the history list as CSV."""
+"""Getting data out: transcripts as TXT/JSON/WebVTT/CSV, the history list as CSV."""
 
 import csv
 import io
@@ -15,7 +15,14 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.utils import timezone
 
-from studio.conversations.models import Conversation, Utterance
+from studio.conversations.models import (
+    Conversation,
+    Utterance,
+    as_the_person,
+    clock_text,
+    outcome_text,
+    whole_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,11 @@ class Line:
     end: float | None = None
     tool_calls: list[dict] = field(default_factory=list)
     role: str = ""
+
+    @property
+    def at(self) -> float | None:
+        """The one moment known for it: where it starts, else where it ends."""
+        return self.start if self.start is not None else self.end
 
 
 @dataclass
@@ -77,68 +89,142 @@ def _tool_calls(item: dict) -> list[dict]:
 
 def transcript_of(conversation: Conversation, utterances: Iterable[Utterance] | None = None):
     """The conversation's transcript as Lines. `utterances` saves a query when already loaded."""
-    final = conversation.transcript
-    if isinstance(final, list):
-        system, lines = "", []
-        for item in final:
-            if not isinstance(item, dict):
-                continue
-            role = str(item.get("role") or "")
-            content = item.get("content")
-            text = content if isinstance(content, str) else ""
-            if role == "system":
-                system = "\n\n".join(filter(None, [system, text]))
-                continue
-            start = _seconds(item.get("seconds_from_start"))
-            duration = _seconds(item.get("duration"))
-            lines.append(
-                Line(
-                    speaker=SPEAKERS.get(role, role.capitalize() or "Unknown"),
-                    text=text,
-                    start=start,
-                    end=start + duration if start is not None and duration else None,
-                    tool_calls=_tool_calls(item),
-                    role=role,
-                )
-            )
-        return Transcript("final", system, lines)
     if utterances is None:
         utterances = conversation.utterances.all()
-    lines = [
-        # A caption is stored when its speaker finishes, so spoken_at is where it ends.
-        Line(
-            speaker=u.speaker,
-            text=u.text,
-            end=max((u.spoken_at - conversation.created_at).total_seconds(), 0.0),
-            role=u.role,
+    captions = [_caption_line(conversation, u) for u in utterances]
+    final = conversation.transcript
+    if not isinstance(final, list):
+        return Transcript("captions" if captions else "none", "", captions)
+    system, lines = "", []
+    for item in final:
+        if not isinstance(item, dict):
+            continue
+        role = str(item.get("role") or "")
+        content = item.get("content")
+        text = content if isinstance(content, str) else ""
+        if role == "system":
+            system = "\n\n".join(filter(None, [system, text]))
+            continue
+        start = _seconds(item.get("seconds_from_start"))
+        duration = _seconds(item.get("duration"))
+        lines.append(
+            Line(
+                speaker=SPEAKERS.get(role, role.capitalize() or "Unknown"),
+                text=text,
+                start=start,
+                end=start + duration if start is not None and duration else None,
+                tool_calls=_tool_calls(item),
+                role=role,
+            )
         )
-        for u in utterances
-    ]
-    return Transcript("captions" if lines else "none", "", lines)
+    _borrow_times(lines, captions)
+    _name_respond_lines(lines, conversation.respond_commands())
+    return Transcript("final", system, lines)
+
+
+def _caption_line(conversation: Conversation, u: Utterance) -> Line:
+    # Tavus sends the person's line as they finish and the replica's as it starts to speak
+    # (tavus-api.md §6.3): the moment a caption was stored is where one ends, the other begins.
+    at = max((u.spoken_at - conversation.created_at).total_seconds(), 0.0)
+    person = u.role == "user"
+    return Line(
+        speaker=u.speaker,
+        text=u.text,
+        start=None if person else at,
+        end=at if person else None,
+        role=u.role,
+    )
+
+
+def _same_words(line: Line, caption: Line) -> bool:
+    kinds = {"assistant": "replica"}
+    return kinds.get(line.role, line.role) == caption.role and (
+        " ".join(line.text.split()) == " ".join(caption.text.split())
+    )
+
+
+def _borrow_times(lines: list[Line], captions: list[Line]) -> None:
+    """Tavus's final transcript often has no timings: a line takes them from the live caption
+    with the same words (in order), which was timed as it was said."""
+    after = 0
+    for line in lines:
+        if line.at is not None:
+            continue
+        match = next(
+            (i for i in range(after, len(captions)) if _same_words(line, captions[i])), None
+        )
+        if match is not None:
+            line.start, line.end = captions[match].start, captions[match].end
+            after = match + 1
+
+
+def _name_respond_lines(lines: list[Line], commands: list[tuple[str, str]]) -> None:
+    """A person's line that is a supervisor's "Answer as if the person said…" is theirs: the
+    n-th line with those words answers the n-th command that sent them."""
+    waiting = list(commands)
+    for line in lines:
+        if line.role != "user":
+            continue
+        words = line.text.strip()
+        found = next((i for i, (text, _) in enumerate(waiting) if text == words), None)
+        if found is not None:
+            line.speaker = as_the_person(waiting.pop(found)[1])
 
 
 def _spoken_seconds(text: str) -> float:
     return max(len(text.split()) / WORDS_PER_SECOND, MIN_CUE_SECONDS)
 
 
-def cue_times(lines: list[Line]) -> list[tuple[float, float]]:
-    """A start and end for every line: Tavus's timings where given, else estimated from the
-    words, never overlapping the previous cue."""
+def cue_times(lines: list[Line], total: float | None = None) -> list[tuple[float, float]]:
+    """A start and an end for every line, in seconds from the conversation's start.
+
+    The lines' own times where known: Tavus's timings, or the captions' (a person's line ends
+    where its caption arrived, the replica's starts there). What is not known is estimated at
+    speaking pace, and an estimate never runs into the next line's known time or past the end
+    of the conversation (`total`)."""
+    latest = [_latest_start(line) for line in lines]
     times, previous_end = [], 0.0
-    for line in lines:
+    for index, line in enumerate(lines):
         length = _spoken_seconds(line.text)
         if line.start is not None:
-            start = max(line.start, previous_end)
-            end = line.end if line.end and line.end > start else start + length
+            start = line.start
         elif line.end is not None:
-            end = max(line.end, previous_end + MIN_CUE_SECONDS)
-            start = max(previous_end, end - length)
+            # After the cue before it, if the words leave room; never after its own end.
+            start = max(min(max(line.end - length, previous_end), latest[index]), 0.0)
         else:
             start = previous_end
+        if line.end is not None and line.end > start:
+            end = line.end
+        else:
             end = start + length
+            following = next((t for t in latest[index + 1 :] if t is not None), None)
+            if following is not None and following > start:
+                end = min(end, following)
         times.append((start, end))
         previous_end = end
-    return times
+    return _within(times, total, known=any(line.at is not None for line in lines))
+
+
+def _latest_start(line: Line) -> float | None:
+    """The latest a line can start (what the cue before it must end by), when known."""
+    if line.start is not None:
+        return line.start
+    return line.end - MIN_CUE_SECONDS if line.end is not None else None
+
+
+def _within(times, total, *, known: bool) -> list[tuple[float, float]]:
+    """No cue past the end of the conversation. When no line had a time at all, the estimates
+    are squeezed to fit it; otherwise the few that spill over are cut at the end."""
+    if total is None or not times or times[-1][1] <= total:
+        return times
+    if not known:
+        scale = total / times[-1][1]
+        return [(start * scale, end * scale) for start, end in times]
+    fitted = []
+    for start, end in times:
+        end = min(end, total)
+        fitted.append((min(start, max(end - MIN_CUE_SECONDS, 0.0)), end))
+    return fitted
 
 
 def _line_text(line: Line) -> str:
@@ -193,7 +279,9 @@ def as_json(conversation: Conversation, transcript: Transcript) -> str:
                 "role": line.role,
                 "speaker": line.speaker,
                 "content": line.text,
-                "seconds_from_start": round(line.end, 3) if line.end is not None else None,
+                # When the caption arrived (the person's as they finished, the replica's as
+                # it started to speak).
+                "seconds_from_start": round(line.at, 3) if line.at is not None else None,
             }
             for line in transcript.lines
         ],
@@ -215,11 +303,18 @@ def _vtt_text(text: str) -> str:
     return re.sub(r"\n\s*\n+", "\n", text).strip()
 
 
+def _timed(conversation: Conversation, transcript: Transcript):
+    """(line, start, end) for each line with something to show, timed as cue_times says."""
+    lines = [line for line in transcript.lines if _line_text(line)]
+    total = conversation.duration.total_seconds() if conversation.duration else None
+    for line, (start, end) in zip(lines, cue_times(lines, total), strict=True):
+        yield line, start, end
+
+
 def as_vtt(conversation: Conversation, transcript: Transcript) -> str:
     # Times run from the conversation's start, like the timeline on the page.
     out = ["WEBVTT", ""]
-    lines = [line for line in transcript.lines if _line_text(line)]
-    for number, (line, (start, end)) in enumerate(zip(lines, cue_times(lines), strict=True), 1):
+    for number, (line, start, end) in enumerate(_timed(conversation, transcript), 1):
         voice = _vtt_text(line.speaker)
         out += [
             str(number),
@@ -230,35 +325,81 @@ def as_vtt(conversation: Conversation, transcript: Transcript) -> str:
     return "\n".join(out)
 
 
+def as_csv(conversation: Conversation, transcript: Transcript) -> str:
+    """One row a line, timed as the subtitles are: words first, then the exact seconds and
+    Tavus's role name."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["start", "end", "speaker", "text", "start_seconds", "end_seconds", "role"])
+    for line, start, end in _timed(conversation, transcript):
+        row = [
+            clock_text(int(start)),
+            clock_text(int(end)),
+            line.speaker,
+            _line_text(line),
+            f"{start:.3f}",
+            f"{end:.3f}",
+            line.role,
+        ]
+        writer.writerow([safe_cell(value) for value in row])
+    return buffer.getvalue()
+
+
 FORMATS = {
     "txt": (as_txt, "text/plain; charset=utf-8"),
     "json": (as_json, "application/json"),
     "vtt": (as_vtt, "text/vtt; charset=utf-8"),
+    "csv": (as_csv, "text/csv; charset=utf-8"),
 }
 
 
 # --- The history as CSV --------------------------------------------------------------------
 
+# Words first; Tavus's and the studio's codes after them, for whoever filters by code.
 CSV_COLUMNS = [
-    ("id", "pk"),
-    ("started_at", "created_at"),
-    ("ended_at", "ended_at"),
-    ("duration_seconds", None),
-    ("status", "status"),
-    ("end_reason", "end_reason"),
-    ("title", "title"),
-    ("preset", "preset_name"),
-    ("persona", "persona_name"),
-    ("persona_id", "persona_id"),
-    ("replica", "replica_name"),
-    ("replica_id", "replica_id"),
-    ("launched_by", "launched_by__username"),
-    ("tavus_id", "tavus_id"),
-    ("test_mode", "test_mode"),
-    ("has_transcript", "has_transcript"),
-    ("has_recording", "has_recording"),
-    ("has_perception", "has_perception"),
+    "id",
+    "started_at",
+    "ended_at",
+    "duration",
+    "duration_seconds",
+    "status",
+    "outcome",
+    "title",
+    "preset",
+    "persona",
+    "replica",
+    "launched_by",
+    "test_mode",
+    "has_transcript",
+    "has_recording",
+    "has_perception",
+    "status_code",
+    "outcome_code",
+    "persona_id",
+    "replica_id",
+    "tavus_id",
 ]
+CSV_FIELDS = [
+    "pk",
+    "created_at",
+    "ended_at",
+    "status",
+    "end_reason",
+    "failure_reason",
+    "title",
+    "preset_name",
+    "persona_name",
+    "replica_name",
+    "launched_by__username",
+    "test_mode",
+    "has_transcript",
+    "has_recording",
+    "has_perception",
+    "persona_id",
+    "replica_id",
+    "tavus_id",
+]
+STATUS_WORDS = dict(Conversation.STATUS_CHOICES)
 CSV_CHUNK_ROWS = 500
 # A cell starting with one of these is a formula to Excel/LibreOffice/Sheets (OWASP "CSV
 # injection"); a leading quote makes it text. Tab and CR are on OWASP's list too.
@@ -278,19 +419,43 @@ def safe_cell(value) -> str:
     return text
 
 
+def _csv_row(values: dict) -> list:
+    started, ended = values["created_at"], values["ended_at"]
+    seconds = whole_seconds(ended - started) if ended else None
+    status, reason = values["status"], values["end_reason"]
+    return [
+        values["pk"],
+        started,
+        ended,
+        clock_text(seconds) if seconds is not None else None,
+        seconds,
+        STATUS_WORDS.get(status, status),
+        outcome_text(status, reason, values["failure_reason"]),
+        values["title"],
+        values["preset_name"],
+        values["persona_name"],
+        values["replica_name"],
+        values["launched_by__username"],
+        values["test_mode"],
+        values["has_transcript"],
+        values["has_recording"],
+        values["has_perception"],
+        status,
+        "failed" if status == Conversation.FAILED else reason,
+        values["persona_id"],
+        values["replica_id"],
+        values["tavus_id"],
+    ]
+
+
 def csv_chunks(queryset) -> Iterator[str]:
     """The CSV text in chunks of rows; the queryset is read 2,000 rows at a time."""
-    fields = [f for _, f in CSV_COLUMNS if f]
-    rows = queryset.values_list(*fields).iterator(chunk_size=2000)
+    rows = queryset.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([name for name, _ in CSV_COLUMNS])
-    start, end = fields.index("created_at"), fields.index("ended_at")
+    writer.writerow(CSV_COLUMNS)
     for count, row in enumerate(rows, 1):
-        duration = round((row[end] - row[start]).total_seconds()) if row[end] else None
-        values = list(row)
-        values.insert(3, duration)
-        writer.writerow([safe_cell(v) for v in values])
+        writer.writerow([safe_cell(v) for v in _csv_row(dict(zip(CSV_FIELDS, row, strict=True)))])
         if count % CSV_CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

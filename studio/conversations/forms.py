@@ -3,7 +3,7 @@ import uuid
 
 from django import forms
 
-from studio.conversations.models import Event
+from studio.conversations.models import RESPOND, Event
 from studio.presets import placeholders
 from studio.presets.models import Talker
 from studio.tavus.events import build_interaction
@@ -147,7 +147,9 @@ class SteerForm(forms.Form):
 
     ACTIONS = {
         "echo": ("Make the replica say…", "conversation.echo", "text", "said"),
-        "respond": ("Answer as if the person said…", "conversation.respond", "text", "answered"),
+        # The replica answers words the person never said: the timeline and the captions say
+        # whose they are.
+        "respond": ("Answer as if the person said…", RESPOND, "text", "spoke as the person"),
         "interrupt": ("Interrupt the replica", "conversation.interrupt", None, "interrupted"),
         "append": ("Add context", "conversation.append_llm_context", "context", "added context"),
         "overwrite": (

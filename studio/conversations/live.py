@@ -13,6 +13,7 @@ from django.utils import timezone
 from studio.conversations import behaviour, push, wall
 from studio.conversations.models import Conversation, Event, Utterance
 from studio.conversations.push import Pushes
+from studio.tavus.events import UTTERANCE
 
 PAGE = "conversations/live.html"
 
@@ -148,17 +149,21 @@ def timeline(conversation: Conversation) -> list[dict]:
         steps.append({"label": f"Ended: {c.end_reason_text}", "at": c.ended_at, "state": "done"})
     else:
         steps.append({"label": "Ended", "at": None, "state": "pending"})
+    # The end comes last whatever its time: Tavus stamps the shutdown by its own clock (to the
+    # second in some payloads), which can fall a moment before the studio's note of the request.
+    end = steps.pop()
     steps.sort(key=lambda s: (s["at"] is None, s["at"] or timezone.now()))
-    return steps
+    return [*steps, end]
 
 
 def ingest_room_event(conversation: Conversation, event) -> Pushes:
     """Store and apply one validated in-room event; return what to fan out (maybe nothing)."""
     kind = event.event_type
     page = push.conversation_group(conversation.pk)
-    if kind == "conversation.utterance":
+    if kind == UTTERANCE:
         if not event.speech:
             return []
+        role = event.role or "user"
         try:
             # Insert first: a caption is nearly always new, and a read before each one was a
             # query per caption for the rare twin the unique constraint refuses anyway.
@@ -166,10 +171,11 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
                 utterance = Utterance.objects.create(
                     conversation=conversation,
                     dedupe_key=event.dedupe_key[:200],
-                    role=event.role or "user",
+                    role=role,
                     text=event.speech,
                     seq=event.seq,
                     inference_id=event.inference_id or "",
+                    said_by=steered_by(conversation, event.speech) if role == "user" else "",
                 )
         except IntegrityError:
             return []
@@ -179,6 +185,10 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
         return [(page, html), *wall.captions_pushes(conversation)]
     if kind == "conversation.utterance.streaming":
         role = event.role or "replica"
+        if already_captioned(conversation, event, role):
+            # Tavus sends the whole line when the replica starts to speak, then streams the
+            # same words: showing both would show the line twice until it finishes.
+            return []
         speech = "" if event.final else event.speech
         return [(page, render_part("streaming", conversation, role=role, speech=speech))]
     if kind in SPEAKING_EVENTS:
@@ -205,6 +215,27 @@ def ingest_room_event(conversation: Conversation, event) -> Pushes:
             if isinstance(who, str) and conversation.note_presence(who, present=joined, name=name):
                 return status_pushes(conversation)
     return []
+
+
+def steered_by(conversation: Conversation, speech: str) -> str:
+    """The supervisor whose "Answer as if the person said…" these words are, or "": the n-th
+    line with the same words answers the n-th command that sent them."""
+    words = speech.strip()
+    senders = [name for text, name in conversation.respond_commands() if text == words]
+    if not senders:
+        return ""
+    claimed = conversation.utterances.filter(role="user", text=speech).exclude(said_by="")
+    count = claimed.count()
+    return senders[count] if count < len(senders) else ""
+
+
+def already_captioned(conversation: Conversation, event, role: str) -> bool:
+    """Whether this streaming line's whole utterance is on the page already (one lookup on
+    the utterance's unique key, the key parse_room_event gives it)."""
+    if not event.inference_id:
+        return False
+    key = f"{event.conversation_id}:{event.inference_id}:{role}:{UTTERANCE}"
+    return Utterance.objects.filter(conversation=conversation, dedupe_key=key[:200]).exists()
 
 
 def note_recording_started(conversation: Conversation) -> Pushes:

@@ -33,6 +33,25 @@ END_REASONS = {
 }
 
 
+# What a supervisor's "Answer as if the person said…" is sent as (SteerForm): the replica hears
+# the words as the person's, and the room reports them as the person's line.
+RESPOND = "conversation.respond"
+
+
+def outcome_text(status: str, end_reason: str, failure_reason: str) -> str:
+    """How a conversation ended, in the staff's words (Tavus's code when it is a new one)."""
+    if status == Conversation.FAILED:
+        return failure_reason
+    return end_reason_words(end_reason)
+
+
+def clock_text(seconds: int) -> str:
+    """12:05 for minutes and seconds, 1:02:05 past an hour (the timers' and history's form)."""
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
 # Sent by Conversation.mark_ended(conversation=...), whoever ended it (a webhook, the reconciler).
 conversation_ended = Signal()
 # This process, as the holder of a Lease.
@@ -61,6 +80,14 @@ def without_secrets(payload: dict) -> dict:
     if not isinstance(payload.get("webhook_url"), str):
         return payload
     return {**payload, "webhook_url": redact(payload["webhook_url"])}
+
+
+def whole_seconds(delta: timedelta) -> int:
+    return max(int(delta.total_seconds()), 0)
+
+
+def _username(user) -> str:
+    return user.get_username() if user else "A supervisor"
 
 
 def hash_secret(secret: str) -> str:
@@ -304,15 +331,19 @@ class Conversation(models.Model):
 
     @property
     def end_reason_text(self) -> str:
-        if self.status == self.FAILED:
-            return self.failure_reason
-        return end_reason_words(self.end_reason)
+        return outcome_text(self.status, self.end_reason, self.failure_reason)
 
     @property
     def duration(self) -> timedelta | None:
         if self.ended_at:
             return self.ended_at - self.created_at
         return None
+
+    @property
+    def duration_seconds(self) -> int | None:
+        """Whole seconds, counted as a clock counts them (17.9 s is 0:17): the page, the
+        history and the CSV all say the same number."""
+        return whole_seconds(self.duration) if self.duration is not None else None
 
     def participant_link(self) -> str:
         """The room link to give the person, with the token for private rooms."""
@@ -418,8 +449,22 @@ class Conversation(models.Model):
         the conversation at Tavus (or a webhook that moved it on) is not stepped back."""
         return self._advance((self.LAUNCHING,), status=self.UNKNOWN, failure_reason=reason)
 
-    def mark_end_requested(self, user):
-        self._set(end_requested_at=timezone.now(), end_requested_by=user)
+    def mark_end_requested(self, user, when=None):
+        """`when`: the moment the studio asked Tavus (before the call, which may take a while
+        and let the shutdown webhook in first); now by default."""
+        self._set(end_requested_at=when or timezone.now(), end_requested_by=user)
+
+    def respond_commands(self) -> list[tuple[str, str]]:
+        """(words, supervisor's username) of every "Answer as if the person said…", oldest
+        first: the room reports those words as the person's line, but the person never said
+        them."""
+        steered = self.events.filter(
+            source=Event.STUDIO, event_type="studio.steer", payload__command=RESPOND
+        ).select_related("actor")
+        return [
+            (str(event.payload.get("text") or "").strip(), _username(event.actor))
+            for event in steered
+        ]
 
     def mark_ended(self, reason: str, when=None):
         """End it once, whoever says so first (a webhook, the reconciler, another process)."""
@@ -602,6 +647,9 @@ class Utterance(models.Model):
     inference_id = models.CharField(max_length=100, blank=True)
     dedupe_key = models.CharField(max_length=200)
     spoken_at = models.DateTimeField(default=timezone.now)
+    # The supervisor whose "Answer as if the person said…" this line is: the room reports it
+    # as the person's (role "user"), but the person never said it.
+    said_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["spoken_at", "id"]
@@ -621,7 +669,14 @@ class Utterance(models.Model):
 
     @property
     def speaker(self) -> str:
+        if self.said_by:
+            return as_the_person(self.said_by)
         return {"user": "Person", "replica": "Replica"}.get(self.role, self.role.capitalize())
+
+
+def as_the_person(username: str) -> str:
+    """Who a supervisor's "Answer as if the person said…" line is from, in captions and exports."""
+    return f"{username} (as the person)"
 
 
 class Lease(models.Model):

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -50,6 +51,7 @@ def _slots_page(request, preset, holders, tavus_message=""):
             "holders": holders,
             "tavus_message": tavus_message,
             "limit": current.concurrency_limit(),
+            "sandbox": current.mode() == "sandbox",
         },
         status=409,
     )
@@ -244,18 +246,21 @@ def end_conversation(request: HttpRequest, pk: int) -> HttpResponse:
             "will end it as soon as it finds it.",
         )
     else:
+        # When it was asked, not when Tavus answered: its shutdown webhook may arrive first.
+        asked = timezone.now()
         try:
             client.end_conversation(conversation.tavus_id)
         except client.TavusError as exc:
             messages.error(request, f"Could not end the conversation: {exc.message}")
         else:
-            conversation.mark_end_requested(request.user)
+            conversation.mark_end_requested(request.user, when=asked)
             audit("end", request=request, target=conversation, detail=conversation.tavus_id)
             conversation.record_event(
                 source=Event.STUDIO,
                 event_type="studio.end_requested",
-                dedupe_key=f"end:{conversation.end_requested_at.isoformat()}",
+                dedupe_key=f"end:{asked.isoformat()}",
                 payload={"label": f"End requested by {request.user.get_username()}"},
+                occurred_at=asked,
                 actor=request.user,
             )
             live.publish_status(conversation)

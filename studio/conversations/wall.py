@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Max
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -150,9 +151,23 @@ def tile_context(c: Conversation, now=None, last_spoken=None, recent=None) -> di
     }
 
 
+def billed_text(seconds: float) -> str:
+    """Time Tavus bills, as people say it: a call that has run 48 s is not "0 minutes"."""
+    if seconds <= 0:
+        return "None"
+    if seconds < 60:
+        return "Under a minute"
+    hours, minutes = divmod(int(seconds // 60), 60)
+    said = f"{minutes} minute{pluralize(minutes)}"
+    return f"{hours} h {minutes} min" if hours else said
+
+
 def board(now=None) -> dict:
+    """The numbers every wall shows, rendered once for all of them: so it names nobody (an
+    operator sees only their own conversations; the tiles name the launchers)."""
     now = now or timezone.now()
-    holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
+    holders = list(Conversation.objects.holding_slots().only("created_at"))
+    # Tavus bills from when the room is made and the replica waits (tavus-api.md §2.9).
     billed = sum((now - c.created_at).total_seconds() for c in holders)
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     recent = (
@@ -166,29 +181,32 @@ def board(now=None) -> dict:
     reasons = Counter()
     for reason, n in recent:
         reasons[end_reason_words(reason)] += n
+    limit = current.concurrency_limit()
     return {
-        "limit": current.concurrency_limit(),
-        "holders": holders,
-        "billed_minutes": int(billed // 60),
+        "limit": limit,
+        "in_use": len(holders),
+        "free": max(limit - len(holders), 0) if limit is not None else None,
+        "billed": billed_text(billed),
         "today": Conversation.objects.filter(created_at__gte=midnight).count(),
         "ended_by_reason": reasons.most_common(),
         "ended_last_hour": sum(reasons.values()),
     }
 
 
+RECENT_CHIPS = 6
+
+
 def recently_ended(user, now=None):
-    """Ended in the last hour; user=None means everyone's (the supervisors' view)."""
+    """The last few conversations that ended in the last hour; user=None means everyone's (the
+    supervisors' view). A launch that never started is not one: History lists those."""
     now = now or timezone.now()
     conversations = Conversation.objects.all()
     if user is not None:
         conversations = conversations.visible_to(user)
     return (
-        conversations.filter(
-            status__in=(Conversation.ENDED, Conversation.FAILED),
-            ended_at__gte=now - timedelta(hours=1),
-        )
+        conversations.filter(status=Conversation.ENDED, ended_at__gte=now - timedelta(hours=1))
         .select_related("launched_by")
-        .order_by("-ended_at")[:12]
+        .order_by("-ended_at")[:RECENT_CHIPS]
     )
 
 

@@ -64,8 +64,16 @@ class HistoryFilterForm(forms.Form):
         label="Search what was said",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "A word or phrase…"}),
     )
+    # In words: "launching" and "checking with Tavus" are moments of a running conversation,
+    # not kinds of past ones.
     status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *Conversation.STATUS_CHOICES]
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("live", "Still running"),
+            (Conversation.ENDED, "Ended"),
+            (Conversation.FAILED, "Failed to start"),
+        ],
     )
     preset = forms.ModelChoiceField(required=False, queryset=None, empty_label="Any preset")
     persona = forms.ChoiceField(required=False)
@@ -122,7 +130,9 @@ def filtered_history(user, form: HistoryFilterForm):
     form.is_valid()
     data = form.cleaned_data
     qs = Conversation.objects.visible_to(user)
-    if data.get("status"):
+    if data.get("status") == "live":
+        qs = qs.live()
+    elif data.get("status"):
         qs = qs.filter(status=data["status"])
     if data.get("preset"):
         qs = qs.filter(preset=data["preset"])

@@ -99,7 +99,8 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
         label = describe_event(event)
         if event.source == Event.STUDIO and event.actor_id and event.actor:
             name = event.actor.get_username()
-            if not label.startswith(f"{name} "):  # "sam answered …" names them already
+            # "sam answered …" and "End requested by sam" name them already.
+            if name not in label.split():
                 label += f" ({name})"
         items.append(
             {
@@ -107,6 +108,7 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
                 "label": label,
                 "source": event.source,
                 "source_label": event.get_source_display(),
+                "ends": event.event_type == "system.shutdown",
             }
         )
     # Facts the conversation row knows even when no event was stored for them.
@@ -121,8 +123,20 @@ def history_timeline(conversation: Conversation, events: list[Event]) -> list[di
         facts.append((c.ended_at, "system.shutdown", f"Ended: {c.end_reason_text}"))
     for at, event_type, label in facts:
         if at and (event_type is None or event_type not in seen):
-            items.append({"at": at, "label": label, "source": "fact", "source_label": ""})
-    items.sort(key=lambda item: item["at"])
+            ends = event_type == "system.shutdown"
+            items.append(
+                {"at": at, "label": label, "source": "fact", "source_label": "", "ends": ends}
+            )
+
+    def order(item):
+        # The end never comes before the request to end: Tavus stamps the shutdown by its own
+        # clock (to the second in some payloads), a moment before the studio's note of it.
+        asked = c.end_requested_at
+        if item.get("ends") and asked and item["at"] < asked:
+            return (asked, 1)
+        return (item["at"], 0)
+
+    items.sort(key=order)
     for item in items:
         item["offset"] = offset(item["at"], origin)
     return items

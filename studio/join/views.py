@@ -84,6 +84,21 @@ def call_config(conversation: Conversation) -> dict:
     }
 
 
+def _devices(conversation: Conversation, sandbox: bool) -> dict:
+    """What the page asks the browser for, in the words its help uses. The sandbox's practice
+    room has no microphone (the person types), so there it asks for the camera alone."""
+    if sandbox:
+        return {"and": "camera", "or": "camera", "allow": "Camera", "sense": "see"}
+    if conversation.audio_only:
+        return {"and": "microphone", "or": "microphone", "allow": "Microphone", "sense": "hear"}
+    return {
+        "and": "camera and microphone",
+        "or": "camera or microphone",
+        "allow": "Camera and Microphone",
+        "sense": "see or hear",
+    }
+
+
 @login_not_required
 @require_GET
 def join_page(request: HttpRequest, token: str) -> HttpResponse:
@@ -104,7 +119,12 @@ def render_call_page(request: HttpRequest, conversation: Conversation, config: d
     """The page that joins the room: for a conversation's link, and for an invitation link
     (whose conversation starts on Join; `conversation` is then the one it will start)."""
     sandbox = config["mode"] == "sandbox"
-    context = {"conversation": conversation, "config": config, "sandbox": sandbox}
+    context = {
+        "conversation": conversation,
+        "config": config,
+        "sandbox": sandbox,
+        "devices": _devices(conversation, sandbox),
+    }
     response = render(request, "join/join.html", context)
     if not sandbox:
         # What @csp_override sets, chosen per request: the page joins with a call object.

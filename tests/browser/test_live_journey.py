@@ -58,6 +58,7 @@ def test_private_room_needs_the_token(studio_server, operator, operator2, login_
     launch_from_ui(page, studio_server.url, "Private interview")
     conversation = Conversation.objects.get()
     assert conversation.meeting_token
+    page.locator("summary", has_text="Other link").click()
     link = page.get_by_role("button", name="Copy Tavus room link").get_attribute("data-copy")
     assert link.endswith("?t=" + conversation.meeting_token)
     # The participant link is the studio's join page, which joins with the token itself.

@@ -48,7 +48,9 @@ def test_a_launcher_who_watches_takes_no_seat_and_can_still_join(
     person.get_by_role("button", name="Join").click()
     expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
     expect(host.locator('[data-timer="people"]')).to_have_text("1")
-    expect(host.locator(".relay-note")).to_have_text("Relaying from: the participant's join page")
+    expect(host.locator(".relay-note")).to_have_text(
+        "Captions are coming from the participant's page."
+    )
     conversation.refresh_from_db()
     assert [entry["via"] for entry in conversation.room_people.values()] == ["join"]
     person.get_by_label("Type what you would say").fill("Good morning, I'm here for the interview")
@@ -61,7 +63,7 @@ def test_a_launcher_who_watches_takes_no_seat_and_can_still_join(
     person.on("request", lambda r: r.url.endswith("/left") and beacons.append(r.method))
     person.close(run_before_unload=True)
     expect(host.locator(".relay-note")).to_have_text(
-        "Relaying from: no page yet. Captions start when someone joins."
+        "No captions yet: they start once someone joins the video through the studio."
     )
     wait_for(lambda: Conversation.objects.get(pk=conversation.pk).people_in_room == 0, 10)
     assert Conversation.objects.get(pk=conversation.pk).room_people == {}

@@ -27,6 +27,22 @@ def test_nothing_saved_and_no_environment_is_the_sandbox(settings):
     assert current.mode() == "sandbox"
     assert current.api_key() == ""
     assert current.api_base() == "http://127.0.0.1:8123/sandbox"
+    # The sandbox refuses past its own limit, as Tavus does past the plan's: the studio knows it.
+    assert current.concurrency_limit() == settings.SANDBOX_CONCURRENCY_LIMIT
+
+
+def test_a_saved_or_environment_limit_wins_over_the_sandboxs(settings):
+    settings.TAVUS_API_KEY = ""
+    settings.SANDBOX_CONCURRENCY_LIMIT = 3
+    save(concurrency_limit=5)
+    assert current.concurrency_limit() == 5
+    settings.TAVUS_CONCURRENCY_LIMIT = 2
+    assert current.concurrency_limit() == 2
+
+
+def test_on_tavus_without_a_limit_nothing_is_checked_here(settings):
+    settings.TAVUS_API_KEY = "tvs-env-key"
+    settings.TAVUS_CONCURRENCY_LIMIT = None
     assert current.concurrency_limit() is None
 
 

@@ -57,3 +57,51 @@ def steer_event(conversation, label="Echo: hello"):
         dedupe_key="steer:1",
         payload={"label": label, "delivered": False},
     )
+
+
+def room_event(conversation, event_type, inference_id, **properties):
+    """An in-room event as a page relays it (Tavus's envelope), parsed as the consumer does."""
+    from studio.tavus.events import parse_room_event
+
+    return parse_room_event(
+        {
+            "message_type": "conversation",
+            "event_type": event_type,
+            "conversation_id": conversation.tavus_id,
+            "inference_id": inference_id,
+            "properties": properties,
+        },
+        conversation.tavus_id,
+    )
+
+
+def say(conversation, role, text, inference_id):
+    """A whole line said in the room, stored as the consumer stores it (spoken now); returns
+    what would be pushed."""
+    from studio.conversations import live
+
+    event = room_event(conversation, "conversation.utterance", inference_id, role=role, speech=text)
+    return live.ingest_room_event(conversation, event)
+
+
+def respond_command(conversation, user, text):
+    """A supervisor's "Answer as if the person said…", recorded as the Step-in form does."""
+    from studio.conversations.forms import SteerForm
+
+    form = SteerForm({"action": "respond", "text": text})
+    assert form.is_valid(), form.errors
+    return form.record(conversation, user)[0]
+
+
+def end_requested(conversation, user, at):
+    """The studio's note that `user` asked to end it at `at`, as the End button leaves it."""
+    conversation.mark_end_requested(user, when=at)
+    return Event.objects.create(
+        conversation=conversation,
+        source=Event.STUDIO,
+        event_type="studio.end_requested",
+        dedupe_key="end",
+        payload={"label": f"End requested by {user.get_username()}"},
+        actor=user,
+        occurred_at=at,
+    )

@@ -69,6 +69,54 @@ def test_full_slots_are_explained_and_tavus_is_not_called(
     assert sent == [] and Conversation.objects.count() == 1
 
 
+def slots_sentence(html: str) -> str:
+    start = html.index("<h1>Every conversation slot is in use</h1>")
+    return " ".join(html[html.index("<p>", start) + 3 : html.index("</p>", start)].split())
+
+
+def test_full_slots_on_the_sandbox_name_the_sandbox_not_a_plan(
+    client, operator, make_preset, settings, sent
+):
+    settings.TAVUS_API_KEY = ""
+    settings.TAVUS_CONCURRENCY_LIMIT = None
+    settings.SANDBOX_CONCURRENCY_LIMIT = 1
+    make_conversation(operator)
+    client.force_login(operator)
+    said = slots_sentence(launch(client, make_preset()).content.decode())
+    assert said == (
+        "The sandbox runs 1 conversation at a time, and it is busy, so "
+        "“Interview practice” was not started."
+    )
+    assert sent == []
+
+
+def test_full_slots_on_tavus_give_the_plans_limit(client, operator, make_preset, settings, sent):
+    settings.TAVUS_API_KEY = "tvs-test-key"
+    settings.TAVUS_CONCURRENCY_LIMIT = 3
+    for _ in range(3):
+        make_conversation(operator)
+    client.force_login(operator)
+    said = slots_sentence(launch(client, make_preset()).content.decode())
+    assert said == (
+        "Your Tavus plan runs 3 conversations at a time, and they're all busy, so "
+        "“Interview practice” was not started. Nothing was billed."
+    )
+
+
+def test_a_tavus_refusal_without_a_known_limit_reads_right(client, operator, make_preset, settings):
+    settings.TAVUS_API_KEY = "tvs-test-key"
+    settings.TAVUS_CONCURRENCY_LIMIT = None
+    client.force_login(operator)
+    refusal = {"message": "User has reached maximum concurrent conversations"}
+    with tavus.use_transport(_answer(400, refusal)):
+        response = launch(client, make_preset())
+    assert response.status_code == 409
+    said = slots_sentence(response.content.decode())
+    assert said.startswith(
+        "Your Tavus plan runs a limited number of conversations at a time, and they're all busy"
+    )
+
+
 def test_dry_runs_do_not_hold_slots(client, operator, make_preset, settings, studio_server):
     settings.TAVUS_CONCURRENCY_LIMIT = 1
     make_conversation(operator, test_mode=True)
@@ -80,6 +128,7 @@ def test_tavus_concurrency_error_gets_the_same_treatment(
     client, operator, make_preset, settings, studio_server
 ):
     settings.SANDBOX_CONCURRENCY_LIMIT = 0
+    settings.TAVUS_CONCURRENCY_LIMIT = 5  # the studio's own check lets it through to Tavus
     client.force_login(operator)
     response = launch(client, make_preset())
     assert response.status_code == 409

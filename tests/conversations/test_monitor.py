@@ -2,6 +2,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
@@ -115,6 +116,100 @@ def test_board_counts_slots_and_recent_ends(client, supervisor, operator, settin
     html = client.get("/monitor/").content.decode()
     assert '1 <span class="of">of 3</span>' in html
     assert "Everyone left: 1" in html
+
+
+def board_of(html: str) -> str:
+    start = html.index('id="board"')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "None"),
+        (48, "Under a minute"),
+        (61, "1 minute"),
+        (190, "3 minutes"),
+        (3900, "1 h 5 min"),
+    ],
+)
+def test_billed_time_is_in_words(seconds, words):
+    from studio.conversations.wall import billed_text
+
+    assert billed_text(seconds) == words
+
+
+def test_a_call_of_48_seconds_is_not_zero_minutes_billed(client, supervisor, operator):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        make_conversation(operator)
+        clock.shift(48)
+        client.force_login(supervisor)
+        board = board_of(client.get("/monitor/").content.decode())
+    assert 'data-stat="billed">Under a minute</div>' in board
+    assert "so far, across 1 running conversation" in board
+
+
+def test_on_the_sandbox_the_board_gives_its_limit(client, supervisor, operator, settings):
+    settings.TAVUS_API_KEY = ""
+    settings.TAVUS_CONCURRENCY_LIMIT = None
+    settings.SANDBOX_CONCURRENCY_LIMIT = 3
+    for _ in range(3):
+        make_conversation(operator)
+    client.force_login(supervisor)
+    board = board_of(client.get("/monitor/").content.decode())
+    assert '3 <span class="of">of 3</span>' in board
+    assert "All in use" in board
+
+
+def test_the_board_names_nobody(client, operator, operator2, supervisor, settings):
+    settings.TAVUS_CONCURRENCY_LIMIT = 3
+    make_conversation(operator2, title="Oscar's session")
+    make_conversation(operator, title="Olivia's session")
+    for user in (operator, supervisor):
+        client.force_login(user)
+        board = board_of(client.get("/monitor/").content.decode())
+        assert '2 <span class="of">of 3</span>' in board and "1 free" in board
+        assert "oscar" not in board and "olivia" not in board
+    client.force_login(operator)
+    assert "oscar" not in client.get("/monitor/").content.decode().lower()
+
+
+def test_recently_ended_lists_the_last_few_conversations_not_refused_launches(
+    client, operator
+):
+    now = timezone.now()
+    for minute in range(8):
+        make_conversation(
+            operator,
+            title=f"Session {minute}",
+            status="ended",
+            ended_at=now - timedelta(minutes=minute),
+            end_reason="participant_left_timeout",
+        )
+    make_conversation(
+        operator,
+        title="Refused launch",
+        status="failed",
+        ended_at=now,
+        failure_reason="Tavus says every conversation slot on the plan is in use.",
+    )
+    client.force_login(operator)
+    html = client.get("/monitor/").content.decode()
+    recent = html[html.index('id="recent"') : html.index("empty-recent")]
+    assert recent.count('class="recent-chip"') == 6
+    assert "Session 0" in recent and "Session 5" in recent and "Session 6" not in recent
+    assert "Refused launch" not in recent
+    assert 'href="/history/">Everything that ended is in History' in html
+
+
+def test_a_tile_joins_the_video_in_one_click(client, supervisor, operator):
+    conversation, _ = make_conversation(operator)
+    client.force_login(supervisor)
+    html = client.get("/monitor/").content.decode()
+    tile = html[html.index(f'id="tile-{conversation.pk}"') :]
+    assert f'href="/conversations/{conversation.pk}/?join=1"' in tile[: tile.index("</article>")]
+    joined = client.get(f"/conversations/{conversation.pk}/?join=1").content.decode()
+    assert 'id="room-frame"' in joined  # the page joins, with no further step
 
 
 def test_observer_page_does_not_join_the_room(client, operator, supervisor):

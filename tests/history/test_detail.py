@@ -6,7 +6,7 @@ from django.utils import timezone
 from studio.conversations import artifacts
 from studio.conversations.models import Conversation, Event
 from studio.history import timeline
-from tests.conversations.factories import make_conversation
+from tests.conversations.factories import end_requested, make_conversation
 from tests.history.conftest import ended
 
 # Alerts, rules and windows that count from now: every test here runs on three clocks.
@@ -96,7 +96,46 @@ def test_participant_link_with_token_for_the_private_room(client, operator, supe
         client.force_login(user)
         html = client.get(f"/history/{conversation.pk}/").content.decode()
         assert "https://tavus.daily.co/room1?t=tok-123" in html
-        assert "this link no longer opens it" in html
+        assert "It stopped working when the conversation ended" in html
+
+
+def test_the_participant_link_is_the_join_link_that_was_shared(client, operator, settings):
+    settings.STUDIO_PUBLIC_URL = "https://studio.example.org"
+    conversation = ended(
+        operator, conversation_url="https://tavus.daily.co/room1", join_token="shared-token-1234"
+    )
+    client.force_login(operator)
+    html = client.get(f"/history/{conversation.pk}/").content.decode()
+    shown = 'data-link="participant">https://studio.example.org/join/shared-token-1234/</code>'
+    assert shown in html
+    # The raw Tavus room is second, behind a disclosure that says what it lacks.
+    room = html.index('data-link="room">https://tavus.daily.co/room1</code>')
+    assert html.rindex("<details>", 0, room) > html.index(shown)
+    assert "the studio gets no captions or status from it" in html
+
+
+def test_the_end_comes_after_the_request_to_end_whatever_tavus_stamped(operator, supervisor):
+    # Tavus stamps the shutdown by its own clock, to the second: here a moment before the
+    # studio noted the request to end.
+    start = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    asked = start + timedelta(seconds=60, milliseconds=400)
+    conversation = ended(operator, created_at=start, ended_at=start + timedelta(seconds=60))
+    end_requested(conversation, supervisor, asked)
+    Event.objects.create(
+        conversation=conversation,
+        source=Event.WEBHOOK,
+        event_type="system.shutdown",
+        dedupe_key="shutdown",
+        payload={"properties": {"shutdown_reason": "end_conversation_endpoint_hit"}},
+        occurred_at=start + timedelta(seconds=60),
+    )
+    steps = timeline.history_timeline(conversation, list(conversation.events.all()))
+    assert [s["label"] for s in steps][-2:] == [
+        "End requested by sam",
+        "Tavus closed the room: Ended from the studio",
+    ]
+    # Its own time still shows as Tavus gave it.
+    assert steps[-1]["offset"] == "+1:00"
 
 
 def test_final_transcript_hides_the_system_prompt_and_shows_tool_calls(client, operator):

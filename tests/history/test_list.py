@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -115,6 +116,22 @@ def test_filters(client, operator, persona, query, expected):
     client.force_login(operator)
     response = client.get(f"/history/?{query}")
     assert rows(response) == [made[name].pk for name in expected.split(",")]
+
+
+def test_the_status_filter_offers_kinds_of_conversation_in_words(client, operator):
+    running, _ = make_conversation(operator, status=Conversation.UNKNOWN)
+    done = ended(operator)
+    client.force_login(operator)
+    html = client.get("/history/").content.decode()
+    select = html[
+        html.index('name="status"') : html.index("</select>", html.index('name="status"'))
+    ]
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", select)
+    # Moments of a running conversation ("Launching", "Checking with Tavus") are not kinds of
+    # past ones: they are all "Still running".
+    assert options == ["Any status", "Still running", "Ended", "Failed to start"]
+    assert rows(client.get("/history/?status=live")) == [running.pk]
+    assert rows(client.get("/history/?status=ended")) == [done.pk]
 
 
 def test_filter_by_preset_and_launcher(client, operator, operator2, supervisor, make_preset):

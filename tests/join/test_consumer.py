@@ -188,7 +188,7 @@ async def test_the_heartbeat_makes_it_a_host_that_carries_commands():
     communicator, _, _ = await connect(conversation.join_token)
     await communicator.send_json_to({"type": "heartbeat"})
     # The live pages learn who relays now.
-    assert "Relaying from: the participant's join page" in await staff.receive_from()
+    assert "Captions are coming from the participant's page." in await staff.receive_from()
     conversation = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
     assert conversation.host_pages == 1 and conversation.host_connected
     assert conversation.join_page_connected
@@ -205,7 +205,7 @@ async def test_the_heartbeat_makes_it_a_host_that_carries_commands():
     assert "sent into the room" in await staff.receive_from()
 
     await communicator.disconnect()
-    assert "Relaying from: no page yet" in await staff.receive_from()
+    assert "No captions yet: they start once someone joins" in await staff.receive_from()
     conversation = await sync_to_async(Conversation.objects.get)(pk=conversation.pk)
     assert conversation.host_pages == 0 and conversation.join_page_seen_at is None
     await staff.disconnect()
@@ -349,7 +349,7 @@ async def test_an_ack_counts_only_for_a_command_sent_to_that_socket():
     assert event.payload["delivered"] is False
     # Delivered to it (it is a host): now it counts.
     await join.send_json_to({"type": "heartbeat"})
-    await staff.receive_from()  # "Relaying from: the participant's join page"
+    await staff.receive_from()  # "Captions are coming from the participant's page."
     envelope = {"message_type": "conversation", "event_type": "conversation.interrupt"}
     await get_channel_layer().group_send(
         f"conversation-{conversation.pk}-hosts",

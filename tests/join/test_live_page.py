@@ -24,27 +24,32 @@ def test_the_participant_link_is_the_join_page_and_tavus_link_is_second(staff, o
     )
     html = staff.get(f"/conversations/{conversation.pk}/").content.decode()
     join = f"https://studio.example.org/join/{conversation.join_token}/"
-    assert f'data-copy="{join}">Copy participant link</button>' in html
-    assert f'data-copy="{conversation.participant_link()}"' in html
-    assert "Copy Tavus room link" in html
+    assert f'data-copy="{join}" data-when="live">Copy participant link</button>' in html
+    # The Tavus room link is second, behind "Other link", with what it costs.
+    other = html[html.index('<details class="more-links"') :]
+    other = other[: other.index("</details>")]
+    assert "<summary" in other and "Other link" in other
+    assert f'data-copy="{conversation.participant_link()}">Copy Tavus room link' in other
+    assert "only while a studio page is in the video" in other
 
 
 def test_conversations_from_before_join_links_keep_the_tavus_link(staff, operator):
     conversation = joinable(operator, join_token=None)
     html = staff.get(f"/conversations/{conversation.pk}/").content.decode()
-    assert f'data-copy="{conversation.participant_link()}">Copy participant link' in html
-    assert "Copy Tavus room link" not in html
+    link = conversation.participant_link()
+    assert f'data-copy="{link}" data-when="live">Copy participant' in html
+    assert "Copy Tavus room link" not in html and "Other link" not in html
 
 
 @pytest.mark.parametrize(
     ("fields", "relay", "text"),
     [
-        ({}, "none", "Relaying from: no page yet"),
-        ({"host_pages": 1}, "studio", "Relaying from: a studio live page in the room"),
+        ({}, "none", "No captions yet: they start once someone joins the video"),
+        ({"host_pages": 1}, "studio", "Captions are coming from a studio page that joined"),
         (
             {"host_pages": 1, "join_page": True},
             "join",
-            "Relaying from: the participant's join page",
+            "Captions are coming from the participant's page.",
         ),
     ],
 )

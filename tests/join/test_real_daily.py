@@ -28,8 +28,10 @@ def real_room(studio_server, operator, settings):
     )
 
 
-def open_join_page(browser, conversation, **scenario):
+def open_join_page(browser, conversation, script=None, **scenario):
     context = browser.new_context(viewport={"width": 390, "height": 844})
+    if script:
+        context.add_init_script(script)
     daily = FakeDaily(context, **scenario)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -81,6 +83,43 @@ def test_a_person_joins_a_real_room_and_only_the_replica_writes_captions(real_ro
     wait_for(lambda: Conversation.objects.get(pk=real_room.pk).people_in_room == 0)
     assert FakeDaily.violations(page) == []
     assert all(urlsplit(url).hostname == "c.daily.co" for url in daily.requests)
+    page.context.close()
+
+
+MIC_LEVEL = "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 5"
+# As if the computer had a camera and no microphone at all.
+NO_MICROPHONE = """
+const realGetUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (want) => want && want.audio
+  ? Promise.reject(new DOMException('Requested device not found', 'NotFoundError'))
+  : realGetUserMedia(want);
+"""
+
+
+def test_a_microphone_is_tested_before_the_call_and_can_be_muted_in_it(real_room, browser):
+    page, _ = open_join_page(browser, real_room, others=[REPLICA], local=ROBIN)
+    expect(page.get_by_label("Microphone", exact=True)).to_be_enabled()
+    page.wait_for_function(MIC_LEVEL)  # Chromium's fake microphone beeps: the meter moves
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#stage")).to_have_attribute("data-replica", "here")
+    page.get_by_role("button", name="Mute").click()
+    expect(page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "false")
+    page.context.close()
+
+
+def test_without_a_microphone_nothing_offers_to_mute_or_test_one(real_room, browser):
+    page, _ = open_join_page(browser, real_room, script=NO_MICROPHONE, others=[REPLICA])
+    expect(page.get_by_role("alert")).to_contain_text("We couldn't find a microphone")
+    expect(page.get_by_role("alert")).to_contain_text("the replica won't hear you")
+    expect(page.locator("#preview")).to_have_attribute("data-state", "on")  # the camera works
+    expect(page.locator("#meter-row")).to_be_hidden()
+    expect(page.get_by_role("button", name="Use microphone")).to_be_hidden()
+    page.screenshot(path="test-artifacts/join-no-microphone-390.png", full_page=True)
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#stage")).to_have_attribute("data-replica", "here")
+    expect(page.locator("#call-mic")).to_be_hidden()
+    expect(page.get_by_role("button", name="Stop video")).to_be_visible()
+    page.screenshot(path="test-artifacts/join-no-microphone-call-390.png")
     page.context.close()
 
 

@@ -5,6 +5,9 @@ const JoinDevices = (() => {
   "use strict";
   const $ = (/** @type {string} */ id) => document.getElementById(id);
   const audioOnly = document.body.hasAttribute("data-audio-only");
+  // The sandbox's practice room has no microphone (the person types what they say): the page
+  // asks for none, and offers nothing to mute or test.
+  const noMicrophone = document.body.dataset.mode === "sandbox";
 
   /** This person's microphone and camera. @type {{audio: MediaStreamTrack | null, video: MediaStreamTrack | null}} */
   const tracks = { audio: null, video: null };
@@ -29,7 +32,8 @@ const JoinDevices = (() => {
     help.querySelectorAll("[data-problem]").forEach((part) => {
       /** @type {HTMLElement} */ (part).hidden = /** @type {HTMLElement} */ (part).dataset.problem !== problem;
     });
-    if (!problem) return;
+    $("media-help-note").hidden = problem === "missing-mic";  // it says so itself
+    if (!problem || problem === "missing-mic") return;  // the camera stays in the preview
     $("preview").dataset.state = "blocked";
     $("preview-message").textContent = problem === "denied"
       ? "Your camera and microphone are blocked."
@@ -47,9 +51,9 @@ const JoinDevices = (() => {
   // Both at once (one prompt); if one device is missing or busy, whichever works on its own.
   function acquireAll() {
     const wantVideo = !audioOnly;
-    const want = { audio: constraint("audio"), video: wantVideo ? constraint("video") : false };
+    const want = { audio: noMicrophone ? false : constraint("audio"), video: wantVideo ? constraint("video") : false };
     return getUserMedia(want).catch((error) => {
-      if (problemFor(error) === "denied" || !wantVideo) throw error;
+      if (problemFor(error) === "denied" || !wantVideo || !want.audio) throw error;
       return getUserMedia({ audio: want.audio })
         .catch(() => getUserMedia({ video: want.video }))
         .catch(() => { throw error; });
@@ -87,7 +91,20 @@ const JoinDevices = (() => {
   /** @type {Promise<void>} Settles once the browser answered about camera and microphone. */
   let ready = Promise.resolve();
 
+  /** Mute, the level meter and its test only where there is a microphone to mute or test. */
+  function showMicrophone() {
+    const has = !noMicrophone && !!tracks.audio;
+    ["preview-mic", "call-mic", "meter-row"].forEach((id) => {
+      const element = $(id);
+      if (element) element.hidden = !has;
+    });
+  }
+
   function start() {
+    if (noMicrophone && audioOnly) {
+      ready = Promise.resolve();  // nothing to ask for: no camera, no microphone
+      return ready;
+    }
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       showProblem("unsupported");
       ready = Promise.resolve();
@@ -98,9 +115,12 @@ const JoinDevices = (() => {
       showProblem(null);
       useTrack("audio", stream.getAudioTracks()[0] || null);
       useTrack("video", stream.getVideoTracks()[0] || null);
-      if (!tracks.audio || (!audioOnly && !tracks.video)) showProblem("missing");
+      showMicrophone();
+      if (!audioOnly && !tracks.video) showProblem("missing");
+      else if (!noMicrophone && !tracks.audio) showProblem(audioOnly ? "missing" : "missing-mic");
       return listDevices();
     }).catch((error) => {
+      showMicrophone();
       showProblem(problemFor(error));
       ["mic-select", "camera-select"].forEach((id) => {
         const select = /** @type {HTMLSelectElement | null} */ ($(id));
@@ -150,6 +170,7 @@ const JoinDevices = (() => {
     getUserMedia({ [kind]: constraint(kind) }).then((stream) => {
       const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
       useTrack(kind, track);
+      showMicrophone();
       listeners.track(kind, track);
     }).catch((error) => showProblem(problemFor(error)));
   }

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from django import template
 
+from studio.conversations.models import clock_text, whole_seconds
+
 register = template.Library()
 
 
@@ -10,7 +12,4 @@ def duration(value: timedelta | int | float | None) -> str:
     """12:05 for minutes and seconds, 1:02:05 past an hour."""
     if value is None:
         return "–"
-    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
-    hours, rest = divmod(max(seconds, 0), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+    return clock_text(whole_seconds(value) if isinstance(value, timedelta) else int(value))
