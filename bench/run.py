@@ -26,6 +26,7 @@ SUITE = {
     "wall": ["bench/wall.py"],
     "launch": ["bench/launch.py"],
     "history": ["bench/history.py"],
+    "usage": ["bench/usage.py"],
     "pageweight": ["bench/pageweight.py"],
 }
 QUICK = {
@@ -34,6 +35,7 @@ QUICK = {
     "wall": ["--quick"],
     "launch": ["--launches", "50"],
     "history": ["--runs", "20"],
+    "usage": ["--runs", "15"],
 }
 SCALED = {
     "fanout": ["bench/fanout.py", "--layer", "redis"],

@@ -120,7 +120,15 @@ SANDBOX_JOIN_DELAY = float(envstr("SANDBOX_JOIN_DELAY", "1.5"))
 SANDBOX_DOCUMENT_STEP_SECONDS = float(envstr("SANDBOX_DOCUMENT_STEP_SECONDS", "1.5"))
 # Where the sandbox sends its webhooks: normally the callback_url as given.
 SANDBOX_WEBHOOK_RETRIES = envint("SANDBOX_WEBHOOK_RETRIES", 3)
+# Whether the sandbox really copies a (short, real) video to the conversation's
+# recording_s3_bucket_name before it sends recording_ready, as Tavus does, with the AWS
+# credentials and endpoint in this environment (boto3's own variables); a copy that fails
+# sends application.recording_copy_failed instead. Off: it says the recording is ready
+# without copying anything.
+SANDBOX_RECORDING_COPY = envbool("SANDBOX_RECORDING_COPY", False)
 ORGANISATION_NAME = envstr("ORGANISATION_NAME", "Conversation Studio")
+# How long the link a recording plays from (an S3 presigned URL) keeps working.
+RECORDING_LINK_SECONDS = envint("RECORDING_LINK_SECONDS", 900)
 
 # Email for invitation links, through Django's email framework (its MAILERS, new in 6.1). The
 # one mailer is Django's SMTP backend pointed, each time it connects, at the server the
@@ -168,6 +176,7 @@ INSTALLED_APPS = [
     "studio.conversations",
     "studio.monitor",
     "studio.history",
+    "studio.usage",
     "studio.join",
     "studio.invites",
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("studio.conversations.urls")),
     path("monitor/", include("studio.monitor.urls")),
     path("history/", include("studio.history.urls")),
+    path("usage/", include("studio.usage.urls")),
     path("admin/", admin.site.urls),
 ]
 

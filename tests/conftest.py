@@ -10,6 +10,15 @@ import pytest
 # Playwright's sync API keeps an event loop running in the test thread; ORM calls made from a
 # browser test body would otherwise be refused as "async unsafe".
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# No test reaches AWS: boto3 finds no credentials of the machine's and never asks an instance
+# metadata service (the recording tests bring a local S3 server and their own keys).
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_EC2_METADATA_DISABLED="true",
+    AWS_CONFIG_FILE="/nonexistent/aws-config",
+    AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
+)
 
 PASSWORD = "correct-horse-battery-9"
 WS_MAX_SIZE = 65536
@@ -302,3 +311,37 @@ def _no_csp_violations(request, monkeypatch):
     monkeypatch.setattr(Browser, "new_context", watched)
     yield violations
     assert not violations, f"Content-Security-Policy blocked: {sorted(set(violations))}"
+
+
+# --- A local S3-compatible server (moto) for recordings --------------------------------------
+@pytest.fixture(scope="session")
+def _s3_server():
+    """moto's S3-compatible server, on a free local port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(_s3_server, monkeypatch):
+    """AWS credentials and an endpoint in the environment (as an operator would set them),
+    pointing boto3 at the local server; returns a client to set up buckets with."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", _s3_server)
+    client = boto3.client("s3")
+    yield client
+    # A fresh start for the next test: every bucket emptied and removed.
+    for bucket in client.list_buckets().get("Buckets", []):
+        for item in client.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
+            client.delete_object(Bucket=bucket["Name"], Key=item["Key"])
+        client.delete_bucket(Bucket=bucket["Name"])

@@ -29,6 +29,7 @@ from django.utils.text import Truncator
 from studio.conversations import push, wall
 from studio.conversations.models import Conversation, Event
 from studio.conversations.push import Pushes
+from studio.conversations.review import CONFIRM
 from studio.knowledge import endpoints
 from studio.knowledge.models import Tool
 from studio.tavus.events import (
@@ -47,7 +48,7 @@ PAGE = "conversations/live.html"
 ROOM_EVENTS = frozenset({*OBJECTIVE_EVENTS, GUARDRAIL_TRIGGERED, TOOL_CALL})
 # The studio's own records: a tool call's automatic attempt and the answer sent, and a
 # supervisor's yes to an objective waiting for one (confirmation_mode "manual").
-ENDPOINT, RESULT, CONFIRM = "studio.tool_endpoint", "studio.tool_result", "studio.objective_confirm"
+ENDPOINT, RESULT = "studio.tool_endpoint", "studio.tool_result"
 # Commands a page in the room carries in and acknowledges (consumers._confirm_command).
 COMMANDS = (RESULT, CONFIRM)
 NO_PAGE = (

@@ -5,11 +5,12 @@ import io
 import json
 import logging
 import re
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import batched, islice
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -17,6 +18,8 @@ from django.utils import timezone
 
 from studio.conversations.models import (
     Conversation,
+    Note,
+    Tag,
     Utterance,
     as_the_person,
     clock_text,
@@ -373,6 +376,10 @@ CSV_COLUMNS = [
     "has_transcript",
     "has_recording",
     "has_perception",
+    "recording_error",
+    "objectives_missed",
+    "tags",
+    "notes",
     "status_code",
     "outcome_code",
     "persona_id",
@@ -395,6 +402,8 @@ CSV_FIELDS = [
     "has_transcript",
     "has_recording",
     "has_perception",
+    "recording_error",
+    "objectives_missed",
     "persona_id",
     "replica_id",
     "tavus_id",
@@ -419,7 +428,23 @@ def safe_cell(value) -> str:
     return text
 
 
-def _csv_row(values: dict) -> list:
+def _review_of(pks: list[int]) -> dict[int, tuple[str, str]]:
+    """Tags ("a, b") and notes ("author: text" joined by " | ") of these conversations.
+
+    Two queries per chunk of rows rather than an ordered string aggregate in the main query:
+    SQLite orders inside group_concat only from 3.44, and the studio runs on older ones."""
+    tags: dict[int, list[str]] = defaultdict(list)
+    notes: dict[int, list[str]] = defaultdict(list)
+    rows = Tag.objects.filter(conversation__in=pks).order_by("name")
+    for pk, name in rows.values_list("conversation", "name"):
+        tags[pk].append(name)
+    rows = Note.objects.filter(conversation__in=pks).order_by("created_at", "pk")
+    for pk, author, text in rows.values_list("conversation", "author__username", "text"):
+        notes[pk].append(f"{author or 'someone'}: {text}")
+    return {pk: (", ".join(tags[pk]), " | ".join(notes[pk])) for pk in {*tags, *notes}}
+
+
+def _csv_row(values: dict, review: tuple[str, str] = ("", "")) -> list:
     started, ended = values["created_at"], values["ended_at"]
     seconds = whole_seconds(ended - started) if ended else None
     status, reason = values["status"], values["end_reason"]
@@ -440,6 +465,9 @@ def _csv_row(values: dict) -> list:
         values["has_transcript"],
         values["has_recording"],
         values["has_perception"],
+        values["recording_error"],
+        values["objectives_missed"],
+        *review,
         status,
         "failed" if status == Conversation.FAILED else reason,
         values["persona_id"],
@@ -448,19 +476,24 @@ def _csv_row(values: dict) -> list:
     ]
 
 
-def csv_chunks(queryset) -> Iterator[str]:
-    """The CSV text in chunks of rows; the queryset is read 2,000 rows at a time."""
+def csv_chunks(queryset, *, with_review: bool = False) -> Iterator[str]:
+    """The CSV text in chunks of CSV_CHUNK_ROWS rows; the queryset is read 2,000 rows at a
+    time. Tags and notes (supervisors' review) are filled in only `with_review`."""
     rows = queryset.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for count, row in enumerate(rows, 1):
-        writer.writerow([safe_cell(v) for v in _csv_row(dict(zip(CSV_FIELDS, row, strict=True)))])
-        if count % CSV_CHUNK_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    for chunk in batched(rows, CSV_CHUNK_ROWS):
+        review = _review_of([row[0] for row in chunk]) if with_review else {}
+        for row in chunk:
+            values = dict(zip(CSV_FIELDS, row, strict=True))
+            cells = _csv_row(values, review.get(values["pk"], ("", "")))
+            writer.writerow([safe_cell(v) for v in cells])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # no rows at all: the header alone
+        yield buffer.getvalue()
 
 
 def stream_for(request, chunks: Iterator[str]):

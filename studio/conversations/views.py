@@ -15,7 +15,7 @@ from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.connection import current
-from studio.conversations import behaviour, launching, live, push
+from studio.conversations import behaviour, launching, live, push, usage
 from studio.conversations.forms import (
     LaunchForm,
     ObjectiveConfirmForm,
@@ -85,7 +85,15 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.method == "POST":
         template += "#preview"
     return render(
-        request, template, {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+        request,
+        template,
+        {
+            "nav": "launch",
+            "preset": preset,
+            "form": form,
+            "effective": effective,
+            "budget": usage.launch_budget(preset, request.user),
+        },
     )
 
 
@@ -115,6 +123,11 @@ def _launch(request, preset, form):
         return _slots_page(request, preset, holders)
     person, person_label = form.memory_person(request.user)
     effective = preset.effective_settings(form.overrides(), person, person_label, form.details())
+    budget = usage.launch_budget(preset, request.user)
+    override = budget.blocked and budget.can_override and request.POST.get("over_budget") == "1"
+    if budget.blocked and not override:
+        form.add_error(None, budget.refusal())
+        return _launch_form(request, preset, form, effective, budget=budget, status=409)
     if effective.blockers:
         # Tavus would refuse these; say so now instead of spending a launch on it.
         for blocker in effective.blockers:
@@ -155,6 +168,8 @@ def _launch(request, preset, form):
         target=conversation,
         detail=f"preset {preset.name!r}, Tavus {conversation.tavus_id}",
     )
+    if override:
+        usage.note_override(request, budget, preset.name)
     if "memory_stores" in effective.body:
         # In words, once: whose memories this conversation brings back and adds to.
         memory = next(line for line in effective.summary if "will remember" in line)
@@ -167,13 +182,11 @@ def _launch(request, preset, form):
     return redirect("conversations:page", pk=conversation.pk)
 
 
-def _launch_form(request, preset, form, effective) -> HttpResponse:
+def _launch_form(request, preset, form, effective, *, budget=None, status=400) -> HttpResponse:
     """The launch form again, with what stopped the launch."""
+    context = {"nav": "launch", "preset": preset, "form": form, "effective": effective}
     return render(
-        request,
-        "conversations/launch_preset.html",
-        {"nav": "launch", "preset": preset, "form": form, "effective": effective},
-        status=400,
+        request, "conversations/launch_preset.html", {**context, "budget": budget}, status=status
     )
 
 

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from studio.connection import current
-from studio.conversations import push
+from studio.conversations import push, usage
 from studio.conversations.models import (
     Conversation,
     Event,
@@ -182,7 +182,21 @@ def board(now=None) -> dict:
     for reason, n in recent:
         reasons[end_reason_words(reason)] += n
     limit = current.concurrency_limit()
+    budgets = usage.budget_states(None, now)
     return {
+        # The organisation's budget always; people's own only as a count (the board names
+        # nobody: Usage says whose).
+        "budget": next((b for b in budgets if b.person_id is None), None),
+        "people_over_budget": sum(1 for b in budgets if b.person_id and b.level),
+        # Recordings Tavus could not copy to the bucket, for a day after the end: counted here,
+        # each named in History (to those who may see it) and on its own page.
+        "recording_failures": Conversation.objects.filter(
+            status=Conversation.ENDED,
+            created_at__gte=now - timedelta(days=2),
+            end_received_at__gte=now - timedelta(days=1),
+        )
+        .exclude(recording_error="")
+        .count(),
         "limit": limit,
         "in_use": len(holders),
         "free": max(limit - len(holders), 0) if limit is not None else None,
@@ -313,5 +327,8 @@ def refresh_alerts(now=None) -> int:
             c._set(alert_codes=sorted(current))
             pushes += tile_pushes(c)
             changed += 1
+        # Budgets at 80 % or 100 %: said once a month in the audit log and the server log; the
+        # board below shows them for as long as they last.
+        usage.warn_once(now)
         push.send(pushes + board_pushes(now))
         return changed

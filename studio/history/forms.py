@@ -4,12 +4,12 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, FloatField, Func
+from django.db.models import Exists, F, FloatField, Func, OuterRef
 from django.utils import timezone
 
 from studio.accounts.roles import ADMIN, OPERATOR, SUPERVISOR, is_supervisor
 from studio.conversations import search
-from studio.conversations.models import END_REASONS, Conversation
+from studio.conversations.models import END_REASONS, Conversation, Note, Tag
 from studio.library.models import Persona, Replica
 from studio.presets.models import Preset
 
@@ -91,7 +91,28 @@ class HistoryFilterForm(forms.Form):
     recording = forms.ChoiceField(
         required=False,
         label="Recording",
-        choices=[("", "With or without"), ("yes", "Has a recording"), ("no", "No recording")],
+        choices=[
+            ("", "With or without"),
+            ("yes", "Has a recording"),
+            ("no", "No recording"),
+            ("failed", "Could not be copied"),
+        ],
+    )
+    objectives = forms.ChoiceField(
+        required=False,
+        label="Objectives",
+        choices=[
+            ("", "Any"),
+            ("missed", "An objective not met"),
+            ("met", "Every objective met"),
+        ],
+    )
+    tag = forms.ChoiceField(required=False, label="Tag")
+    notes = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Notes mention",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "A word in a note…"}),
     )
     sort = forms.ChoiceField(required=False, choices=[(k, v[0]) for k, v in SORTS.items()])
 
@@ -102,6 +123,9 @@ class HistoryFilterForm(forms.Form):
         self.fields["persona"].choices = _persona_choices()
         self.fields["replica"].choices = _replica_choices()
         if is_supervisor(user):
+            names = Tag.objects.order_by("name").values_list("name", flat=True).distinct()
+            self.fields["tag"].choices = [("", "Any tag"), *((n, n) for n in names)]
+        if is_supervisor(user):
             self.fields["launched_by"].queryset = (
                 get_user_model()
                 .objects.filter(groups__name__in=[OPERATOR, SUPERVISOR, ADMIN])
@@ -111,6 +135,8 @@ class HistoryFilterForm(forms.Form):
             )
         else:
             del self.fields["launched_by"]  # operators only ever see their own
+            # Notes and tags are the supervisors' review: operators never see them.
+            del self.fields["tag"], self.fields["notes"]
 
     def clean(self):
         data = super().clean()
@@ -154,6 +180,51 @@ def filtered_history(user, form: HistoryFilterForm):
         qs = qs.filter(recording__isnull=False)
     elif data.get("recording") == "no":
         qs = qs.filter(recording__isnull=True)
+    elif data.get("recording") == "failed":
+        qs = qs.exclude(recording_error="")
+    # Objectives are judged once a conversation is over (live ones are still working on them).
+    if data.get("objectives") == "missed":
+        qs = qs.filter(status=Conversation.ENDED, objectives_missed__gt=0)
+    elif data.get("objectives") == "met":
+        qs = qs.filter(status=Conversation.ENDED, objectives_missed=0)
+    if data.get("tag"):
+        qs = qs.filter(Exists(Tag.objects.filter(conversation=OuterRef("pk"), name=data["tag"])))
+    if data.get("notes"):
+        notes = Note.objects.filter(conversation=OuterRef("pk"), text__icontains=data["notes"])
+        qs = qs.filter(Exists(notes))
     if data.get("q"):
         qs = search.search(qs, data["q"], snippets=False)
     return qs.order_by(*SORTS[data.get("sort") or "newest"][1])
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label="Add a note",
+        max_length=5000,
+        error_messages={"required": "Write something first."},
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What should others know?"}),
+    )
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        if not text:
+            raise forms.ValidationError("Write something first.")
+        return text
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(
+        label="Add a tag",
+        max_length=40,
+        error_messages={"required": "A tag needs a word or two."},
+        widget=forms.TextInput(
+            attrs={"placeholder": "good example, follow up…", "list": "known-tags"}
+        ),
+    )
+
+    def clean_name(self) -> str:
+        # One spelling per tag: "Follow  up" and "follow up" are the same tag.
+        name = " ".join(self.cleaned_data["name"].split()).lower()
+        if not name:
+            raise forms.ValidationError("A tag needs a word or two.")
+        return name

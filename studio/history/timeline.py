@@ -177,3 +177,14 @@ def recording_facts(recording) -> dict | None:
         "uri": uri,
         "provider": recording.get("storage_provider") or ("Amazon S3" if bucket else ""),
     }
+
+
+def raw_review_json(events: list[Event]) -> str:
+    """What Tavus sent about objectives, as received, for the scorecard's "raw" view."""
+    kinds = ("conversation.objective.", "application.perception_analysis")
+    raw = [
+        {"source": e.source, "at": e.occurred_at.isoformat(), "payload": e.payload}
+        for e in events
+        if e.event_type.startswith(kinds)
+    ]
+    return json.dumps(raw, indent=2, ensure_ascii=False) if raw else ""

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from studio.accounts.models import audit
 from studio.accounts.roles import role_required
 from studio.connection import current
-from studio.conversations import launching
+from studio.conversations import launching, usage
 from studio.conversations.models import Conversation
 from studio.invites.email import NoMailServer, send_invitations
 from studio.invites.forms import ListForm, Person, PersonForm
@@ -353,7 +353,21 @@ def invite_start(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def budget_refusal(invitation: Invitation) -> str:
-    """Why the studio's minute budget keeps this conversation from starting now, in the
+    """Why this month's minute budget keeps the conversation from starting now, in the
     person's words ("" when it may start). Budgets apply when the person arrives, as they do
-    when staff launch."""
-    return ""
+    when staff launch: the link's maker's and the organisation's. Nobody overrides at arrival;
+    staff see the refusal in the audit log."""
+    if invitation.preset is None:
+        return ""  # closed_reason() has turned it away already
+    budget = usage.launch_budget(invitation.preset, invitation.created_by, may_override=False)
+    if not budget.blocked:
+        return ""
+    audit(
+        "link refused",
+        target=str(invitation),
+        detail=f"{invitation.preset_name}: {budget.refusal()}",
+    )
+    return (
+        "It can't start at the moment. Please try again later, or let whoever sent you the "
+        "link know."
+    )

@@ -119,7 +119,7 @@ def build_effective(
     greeting, context, detail_lines, detail_blockers = _fill_details(
         preset, greeting, context, details
     )
-    seconds = min(preset.max_call_minutes, 60) * 60
+    seconds = preset.max_call_seconds
     recording_target = {
         key: getattr(preset, key) for key in S3_FIELDS if getattr(preset, key).strip()
     }

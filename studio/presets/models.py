@@ -178,6 +178,11 @@ class Preset(models.Model):
         """The replica that will appear: the preset's own, else the persona's default."""
         return self.replica or self.persona.default_replica
 
+    @property
+    def max_call_seconds(self) -> int:
+        """The time limit Tavus is sent (max_call_duration), which caps it at an hour."""
+        return min(self.max_call_minutes, MAX_CALL_MINUTES) * 60
+
     def effective_settings(
         self,
         overrides: dict | None = None,

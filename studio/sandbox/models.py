@@ -276,15 +276,26 @@ class Conversation(models.Model):
         )
         bucket = self.properties.get("recording_s3_bucket_name")
         if self.enable_recording and bucket and self.recording_key:
-            self.record_event(
-                "application.recording_ready",
-                {
-                    "bucket_name": bucket,
-                    "s3_key": self.recording_key,
-                    "duration": max(1, round(self.recorded_seconds)),
-                },
-                now,
-            )
+            failed = ""
+            if settings.SANDBOX_RECORDING_COPY:
+                from studio.sandbox.recordings import copy_to_bucket
+
+                region = self.properties.get("recording_s3_bucket_region") or ""
+                failed = copy_to_bucket(bucket, self.recording_key, region)
+            if failed:
+                self.record_event(
+                    "application.recording_copy_failed", {"error_message": failed}, now
+                )
+            else:
+                self.record_event(
+                    "application.recording_ready",
+                    {
+                        "bucket_name": bucket,
+                        "s3_key": self.recording_key,
+                        "duration": max(1, round(self.recorded_seconds)),
+                    },
+                    now,
+                )
         if self.perception_model.startswith("raven"):
             self.record_event(
                 "application.perception_analysis",
@@ -634,7 +645,10 @@ class Conversation(models.Model):
         if self.recording_started_at is None:
             self.recording_started_at = now
             if not self.recording_key:
-                self.recording_key = f"{self.conversation_id}/{int(now.timestamp())}.mp4"
+                # Tavus's recordings are MP4s; the copy the sandbox makes
+                # (SANDBOX_RECORDING_COPY) is its own short WebM.
+                kind = "webm" if settings.SANDBOX_RECORDING_COPY else "mp4"
+                self.recording_key = f"{self.conversation_id}/{int(now.timestamp())}.{kind}"
             self.save(update_fields=["recording_started_at", "recording_key", "updated_at"])
         return True
 

@@ -90,17 +90,39 @@ def replica_speech(text: str) -> list[tuple[str, dict, float]]:
 
 
 def perception_analysis(conversation) -> str:
-    """A plausible end-of-call visual summary (Raven's analysis is free text)."""
+    """A plausible end-of-call visual summary. Raven's analysis is free text, and a persona's
+    perception_analysis_queries "shape the summary" (tavus-api-2.md §5.4; Tavus documents no
+    structure for the answers): each question the persona asked is repeated in bold with its
+    answer under it, as markdown-ish as Tavus's own summaries."""
     turns = sum(1 for item in conversation.transcript if item["role"] == "user")
     minutes = 0.0
     if conversation.ended_at:
         minutes = (conversation.ended_at - conversation.created_at).total_seconds() / 60
-    return (
+    summary = (
         "Sandbox perception analysis (simulated, no camera was used).\n"
         f"- Call length: {minutes:.1f} minutes; the user spoke {turns} time(s).\n"
         "- Appearance: one person, seated, facing the camera, in an indoor room with even light.\n"
         "- Engagement: attentive throughout; no signs of distress or confusion.\n"
         "- Environment: no other people or screens were visible."
+    )
+    questions = (conversation.behaviour or {}).get("perception_queries") or []
+    answers = [f"**{q.strip()}**\n{perception_answer(q)}" for q in questions]
+    return "\n\n".join([summary, *answers])
+
+
+_YES_NO = ("is ", "are ", "was ", "were ", "did ", "does ", "do ", "has ", "have ", "can ")
+
+
+def perception_answer(question: str) -> str:
+    """The sandbox's answer to one end-of-call question: fixed, so tests can predict it."""
+    asked = question.strip().lower()
+    if "scale" in asked:
+        return "7 out of 10: attentive and steady throughout (simulated)."
+    if asked.startswith(_YES_NO):
+        return "No: nothing of the kind was seen (simulated; the sandbox has no camera)."
+    return (
+        "The person stayed in view, faced the camera and looked engaged throughout "
+        "(simulated; the sandbox has no camera)."
     )
 
 

@@ -303,6 +303,7 @@ def _behaviour(persona: Persona | None) -> dict:
     ]
     layers = document.get("layers") if isinstance(document.get("layers"), dict) else {}
     llm = layers.get("llm") if isinstance(layers.get("llm"), dict) else {}
+    perception = layers.get("perception") if isinstance(layers.get("perception"), dict) else {}
     tools = [
         t["function"]
         for t in llm.get("tools") or []
@@ -319,7 +320,13 @@ def _behaviour(persona: Persona | None) -> dict:
         "objectives": objectives.items if objectives else [],
         "guardrails": [{**g.item(), "app_message": g.app_message} for g in chosen],
         "tools": tools,
+        # Asked of the end-of-call analysis (tavus-api-2.md §5.4): it answers them.
+        "perception_queries": _strings(perception.get("perception_analysis_queries")),
     }
+
+
+def _strings(value) -> list[str]:
+    return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
 
 
 def _save_document(persona: Persona, document: dict) -> None:

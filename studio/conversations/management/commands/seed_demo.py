@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from studio.accounts.roles import OPERATOR, SUPERVISOR
-from studio.conversations import search
+from studio.conversations import search, usage
 from studio.conversations.models import Conversation, Event, Utterance
 from studio.presets.models import Preset
 
@@ -311,6 +311,7 @@ class Command(BaseCommand):
         for row, _ in rows:
             row.end_received_at = row.ended_at  # bulk_create skips save()
         Conversation.objects.bulk_create([row for row, _ in rows])
+        usage.forget(now - timedelta(days=days + 1))  # bulk_create sends no signals
 
         utterances, events, documents = [], [], []
         for row, lines in rows:
