@@ -90,7 +90,7 @@ clean:
 SCALE_DATABASE_URL ?= postgres://studio:studio@127.0.0.1:5432/studio
 SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
 # The database-backed tests that run again on PostgreSQL + Redis, then the two-process proof.
-SCALE_TESTS ?= tests/conversations tests/history tests/accounts tests/sandbox tests/security tests/scale
+SCALE_TESTS ?= tests/conversations tests/history tests/accounts tests/sandbox tests/security tests/invites tests/scale
 SCALE_ENV = DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL)
 
 # Installs (apt) and starts redis-server and PostgreSQL on 127.0.0.1 when missing; idempotent.

@@ -130,6 +130,33 @@ ORGANISATION_NAME = envstr("ORGANISATION_NAME", "Conversation Studio")
 # How long the link a recording plays from (an S3 presigned URL) keeps working.
 RECORDING_LINK_SECONDS = envint("RECORDING_LINK_SECONDS", 900)
 
+# Email for invitation links, through Django's email framework (its MAILERS, new in 6.1). The
+# one mailer is Django's SMTP backend pointed, each time it connects, at the server the
+# environment names here, else the one on the Settings page (studio/connection/mail.py). Neither:
+# the studio sends no email and the links are there to copy. The variables keep Django's old
+# setting names, which people know.
+_email_port = envint("EMAIL_PORT", 587)
+_email_ssl = envbool("EMAIL_USE_SSL", _email_port == 465)
+_email_tls = envbool("EMAIL_USE_TLS", not _email_ssl and _email_port != 25)
+if _email_ssl and _email_tls:
+    raise ImproperlyConfigured("Set one of EMAIL_USE_TLS and EMAIL_USE_SSL, not both.")
+# None: no mail server in the environment.
+SMTP_FROM_ENVIRONMENT = (
+    {
+        "host": envstr("EMAIL_HOST"),
+        "port": _email_port,
+        "username": envstr("EMAIL_HOST_USER"),
+        "password": envstr("EMAIL_HOST_PASSWORD"),
+        "use_tls": _email_tls,
+        "use_ssl": _email_ssl,
+    }
+    if envstr("EMAIL_HOST")
+    else None
+)
+SMTP_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "")
+MAILERS = {"default": {"BACKEND": "studio.connection.mail.EmailBackend"}}
+
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -151,6 +178,7 @@ INSTALLED_APPS = [
     "studio.history",
     "studio.usage",
     "studio.join",
+    "studio.invites",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("knowledge/", include("studio.knowledge.urls")),
     path("hooks/documents/", include("studio.knowledge.hooks")),
     path("join/", include("studio.join.urls")),
+    path("", include("studio.invites.urls")),
     path("", include("studio.conversations.urls")),
     path("monitor/", include("studio.monitor.urls")),
     path("history/", include("studio.history.urls")),

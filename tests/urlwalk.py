@@ -16,7 +16,8 @@ PUBLIC_NAMES = {
     "users:set_password",
     "users:password_set",
 }
-PUBLIC_PREFIXES = ("sandbox/", "hooks/", "join/", "static/", "media/", "admin/")
+# invite/: an invitation link's page, for the person it was made for (its token is the key).
+PUBLIC_PREFIXES = ("sandbox/", "hooks/", "join/", "invite/", "static/", "media/", "admin/")
 
 _SAMPLES = {
     "int": "1",

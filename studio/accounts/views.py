@@ -1,3 +1,4 @@
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -22,6 +23,10 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("conversations:launch")
 
 
+# Seconds /healthz waits for its ping to come back through the channel layer.
+HEALTH_LAYER_TIMEOUT = 5
+
+
 def _database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
@@ -32,12 +37,20 @@ def _database_ok() -> bool:
         return False
 
 
+async def _layer_round_trip() -> bool:
+    # One event loop for the whole round trip: the Redis layer keeps a layer per loop, so a
+    # ping sent from one async_to_sync call is not seen by a receive in another. A layer that
+    # never answers is unhealthy, not a request that hangs.
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "health.ping"})
+    async with asyncio.timeout(HEALTH_LAYER_TIMEOUT):
+        return await layer.receive(channel) == {"type": "health.ping"}
+
+
 def _channel_layer_ok() -> bool:
     try:
-        layer = get_channel_layer()
-        channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.send)(channel, {"type": "health.ping"})
-        return async_to_sync(layer.receive)(channel) == {"type": "health.ping"}
+        return async_to_sync(_layer_round_trip)()
     except Exception:
         log.exception("health check: channel layer unreachable")
         return False

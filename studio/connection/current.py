@@ -1,4 +1,5 @@
-"""Which Tavus, which key, which public address, which limit: read here, everywhere.
+"""Which Tavus, which key, which public address, which limit, which mail server: read here,
+everywhere.
 
 Each value is the environment's when set (settings.py reads it at start), else what an admin
 saved on the Settings page, else the default. The saved row is cached for CACHE_SECONDS in
@@ -22,6 +23,38 @@ class Stored:
     api_base: str = ""
     public_url: str = ""
     concurrency_limit: int | None = None
+    email_host: str = ""
+    email_port: int | None = None
+    email_security: str = "starttls"
+    email_username: str = ""
+    email_password: str = ""
+    email_from: str = ""
+
+
+@dataclass(frozen=True)
+class Email:
+    """Where invitation emails go out: Django's SMTP settings, from the environment or the page."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    use_tls: bool
+    use_ssl: bool
+    sender: str
+    from_environment: bool
+
+    def options(self) -> dict:
+        """The SMTP backend's options (studio/connection/mail.py)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": self.username or None,
+            "password": self.password or None,
+            "use_tls": self.use_tls,
+            "use_ssl": self.use_ssl,
+            "timeout": settings.SMTP_TIMEOUT,
+        }
 
 
 _cache: tuple[float, Stored] | None = None
@@ -43,7 +76,18 @@ def stored() -> Stored:
         return Stored()
     value = Stored()
     if row is not None:
-        value = Stored(row.api_key, row.api_base, row.public_url, row.concurrency_limit)
+        value = Stored(
+            row.api_key,
+            row.api_base,
+            row.public_url,
+            row.concurrency_limit,
+            row.email_host,
+            row.email_port,
+            row.email_security,
+            row.email_username,
+            row.email_password,
+            row.email_from,
+        )
     _cache = (now, value)
     return value
 
@@ -95,6 +139,35 @@ def concurrency_limit() -> int | None:
     if saved is None and mode() == "sandbox":
         return settings.SANDBOX_CONCURRENCY_LIMIT
     return saved
+
+
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def email() -> Email | None:
+    """The mail server for invitation links, or None: then the studio sends nothing, and says
+    so (the links are there to copy)."""
+    env = settings.SMTP_FROM_ENVIRONMENT
+    if env:
+        user = env["username"]
+        return Email(
+            **env,
+            sender=settings.DEFAULT_FROM_EMAIL or (user if "@" in user else ""),
+            from_environment=True,
+        )
+    saved = stored()
+    if not saved.email_host:
+        return None
+    return Email(
+        host=saved.email_host,
+        port=saved.email_port or DEFAULT_PORTS.get(saved.email_security, 587),
+        username=saved.email_username,
+        password=saved.email_password,
+        use_tls=saved.email_security == "starttls",
+        use_ssl=saved.email_security == "ssl",
+        sender=saved.email_from,
+        from_environment=False,
+    )
 
 
 def for_sandbox() -> tuple[bool, str]:

@@ -1,11 +1,13 @@
 """The Settings page's form: every value is tried before it is saved."""
 
 import secrets
+import smtplib
 
 import httpx
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail.backends import smtp
 
 from studio.accounts.views import healthz_proof
 from studio.connection import current
@@ -20,6 +22,14 @@ ENVIRONMENT = {
     "public_url": "STUDIO_PUBLIC_URL",
     "concurrency_limit": "TAVUS_CONCURRENCY_LIMIT",
 }
+EMAIL_FIELDS = (
+    "email_host",
+    "email_port",
+    "email_security",
+    "email_username",
+    "email_password",
+    "email_from",
+)
 
 
 def fixed_by_environment() -> dict[str, str]:
@@ -30,7 +40,41 @@ def fixed_by_environment() -> dict[str, str]:
         "public_url": settings.STUDIO_PUBLIC_URL_FROM_ENV,
         "concurrency_limit": settings.TAVUS_CONCURRENCY_LIMIT is not None,
     }
-    return {name: ENVIRONMENT[name] for name, is_fixed in fixed.items() if is_fixed}
+    fixed_names = {name: ENVIRONMENT[name] for name, is_fixed in fixed.items() if is_fixed}
+    if settings.SMTP_FROM_ENVIRONMENT:
+        fixed_names.update(dict.fromkeys(EMAIL_FIELDS, "EMAIL_HOST"))
+    return fixed_names
+
+
+def check_mail_server(host, port, security, username, password) -> None:
+    """Connect to the mail server (and sign in, when a username is given) the way sending
+    will; ValidationError in plain words if that fails. Nothing is sent."""
+    # Django's own SMTP backend, with these values rather than the saved ones.
+    backend = smtp.EmailBackend(
+        alias="settings-check",
+        host=host,
+        port=port,
+        username=username or None,
+        password=password or None,
+        use_tls=security == "starttls",
+        use_ssl=security == "ssl",
+        timeout=8,
+    )
+    try:
+        backend.open()
+    except smtplib.SMTPAuthenticationError:
+        raise ValidationError(
+            "The mail server did not accept this username and password.", code="auth"
+        ) from None
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        raise ValidationError(
+            "The studio could not reach a mail server at %(host)s port %(port)s (%(problem)s). "
+            "Check the address, the port and the security setting. Nothing was saved.",
+            code="unreachable",
+            params={"host": host, "port": port, "problem": str(error) or type(error).__name__},
+        ) from None
+    finally:
+        backend.close()
 
 
 def check_key(base: str, key: str) -> None:
@@ -138,17 +182,66 @@ class ConnectionForm(forms.Form):
         "server, such as another studio's sandbox (its address ends in /sandbox).",
     )
 
+    email_host = forms.CharField(
+        label="Mail server",
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="The SMTP server invitation links are emailed through, e.g. "
+        "smtp.example.com. Blank: the studio sends no email; you copy the links yourself.",
+    )
+    email_port = forms.IntegerField(
+        label="Port",
+        required=False,
+        min_value=1,
+        max_value=65535,
+        help_text="Blank: 587 for STARTTLS, 465 for TLS from the start, 25 for none.",
+    )
+    email_security = forms.ChoiceField(
+        label="Security",
+        choices=TavusConnection.Security.choices,
+        initial=TavusConnection.Security.STARTTLS,
+        required=False,
+    )
+    email_username = forms.CharField(
+        label="Username",
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    email_password = forms.CharField(
+        label="Password",
+        required=False,
+        max_length=255,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave blank to keep the one you have.",
+    )
+    email_from = forms.EmailField(
+        label="Send as",
+        required=False,
+        max_length=255,
+        help_text="The address invitations come from, e.g. invitations@example.com. People "
+        "see it with %(organisation)s as the name.",
+    )
+
     def __init__(self, *args, row: TavusConnection, **kwargs):
         self.row = row
         initial = {
             "public_url": row.public_url,
             "concurrency_limit": row.concurrency_limit,
             "api_base": row.api_base,
+            "email_host": row.email_host,
+            "email_port": row.email_port,
+            "email_security": row.email_security,
+            "email_username": row.email_username,
+            "email_from": row.email_from,
         }
         super().__init__(*args, initial=initial, **kwargs)
         self.fixed = fixed_by_environment()
         self.fields["public_url"].help_text %= {"default": settings.STUDIO_PUBLIC_URL}
         self.fields["api_base"].help_text %= {"tavus": current.TAVUS_API_BASE}
+        self.fields["email_from"].help_text %= {"organisation": settings.ORGANISATION_NAME}
         for name, variable in self.fixed.items():
             field = self.fields[name]
             field.disabled = True
@@ -164,12 +257,47 @@ class ConnectionForm(forms.Form):
             self.initial["concurrency_limit"] = settings.TAVUS_CONCURRENCY_LIMIT
         if "api_base" in self.fixed:
             self.initial["api_base"] = settings.TAVUS_API_BASE
+        if "email_host" in self.fixed:
+            mail = current.email()
+            self.initial.update(
+                email_host=mail.host,
+                email_port=mail.port,
+                email_security="ssl" if mail.use_ssl else "starttls" if mail.use_tls else "none",
+                email_username=mail.username,
+                email_from=mail.sender,
+            )
 
     def clean_public_url(self) -> str:
         return (self.cleaned_data.get("public_url") or "").rstrip("/")
 
     def clean_api_base(self) -> str:
         return (self.cleaned_data.get("api_base") or "").rstrip("/")
+
+    def clean_email_security(self) -> str:
+        return self.cleaned_data.get("email_security") or TavusConnection.Security.STARTTLS
+
+    def _clean_email(self, data) -> None:
+        """A mail server is tried before it is saved, as the Tavus key is."""
+        if "email_host" in self.fixed:
+            return
+        host = data.get("email_host", "").strip()
+        data["email_host"] = host
+        if not host:
+            return
+        if not data.get("email_from"):
+            self.add_error("email_from", "Say which address invitations come from.")
+            return
+        password = data.get("email_password") or self.row.email_password
+        security = data["email_security"]
+        port = data.get("email_port") or current.DEFAULT_PORTS[security]
+        row = self.row
+        saved = (row.email_host, row.email_port, row.email_security, row.email_username)
+        typed = (host, data.get("email_port"), security, data.get("email_username", ""))
+        if typed != saved or data.get("email_password"):
+            try:
+                check_mail_server(host, port, security, data.get("email_username"), password)
+            except ValidationError as error:
+                self.add_error("email_password" if error.code == "auth" else "email_host", error)
 
     def clean(self):
         data = super().clean()
@@ -194,6 +322,7 @@ class ConnectionForm(forms.Form):
                 check_public_url(public_url)
             except ValidationError as error:
                 self.add_error("public_url", error)
+        self._clean_email(data)
         return data
 
     def changed_names(self) -> list[str]:
@@ -202,12 +331,19 @@ class ConnectionForm(forms.Form):
         names = []
         if data.get("api_key"):
             names.append("API key")
+        if data.get("email_password") and "email_password" not in self.fixed:
+            names.append("mail server password")
         if data.get("use_sandbox") and self.row.api_key_encrypted:
             names.append("API key removed")
         labels = {
             "public_url": "public address",
             "concurrency_limit": "concurrency limit",
             "api_base": "Tavus address",
+            "email_host": "mail server",
+            "email_port": "mail server port",
+            "email_security": "mail server security",
+            "email_username": "mail server username",
+            "email_from": "invitations' sender",
         }
         for name, label in labels.items():
             if name not in self.fixed and data.get(name) != getattr(self.row, name):
@@ -223,6 +359,14 @@ class ConnectionForm(forms.Form):
         for name in ("public_url", "concurrency_limit", "api_base"):
             if name not in self.fixed:
                 setattr(row, name, data.get(name))
+        if "email_host" not in self.fixed:
+            for name in ("email_host", "email_port", "email_security", "email_username"):
+                setattr(row, name, data.get(name) or ("" if name != "email_port" else None))
+            row.email_from = data.get("email_from") or ""
+            if not row.email_host:
+                row.set_email_password("")  # no server, nothing to sign in to
+            elif data.get("email_password"):
+                row.set_email_password(data["email_password"])
         row.updated_by = user
         row.save()
         return row

@@ -57,6 +57,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "api_base": current.api_base(),
         "public_url": current.public_url(),
         "limit": current.concurrency_limit(),
+        "mail": current.email(),
         "key_from_environment": "api_key" in form.fixed,
         "advanced_open": bool(form["api_base"].value() or form["api_base"].errors),
     }

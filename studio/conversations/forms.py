@@ -4,6 +4,7 @@ import uuid
 from django import forms
 
 from studio.conversations.models import RESPOND, Event
+from studio.presets import placeholders
 from studio.presets.models import Talker
 from studio.tavus.events import build_interaction
 from studio.tavus.languages import LANGUAGES
@@ -82,6 +83,15 @@ class LaunchForm(forms.Form):
             for name, hint in hints.items():
                 if hint:
                     self.fields[name].widget.attrs["placeholder"] = hint
+            # The person's details the greeting and context use ({name}, {role}, …): asked here
+            # so a launch never sends braces; the launch refuses one left blank (a blocker).
+            for name in preset.detail_fields():
+                self.fields[f"detail_{name}"] = forms.CharField(
+                    label=f"Their {placeholders.label(name).lower()}",
+                    required=False,
+                    max_length=placeholders.MAX_VALUE,
+                    help_text=f"Fills in {{{name}}} in the greeting or context.",
+                )
 
     def clean_talker(self) -> str:
         return self.cleaned_data["talker"] or (self.preset.talker if self.preset else Talker.ME)
@@ -110,6 +120,18 @@ class LaunchForm(forms.Form):
             return f"studio-user:{user.pk}", "you"
         person = data.get("person", "")
         return (f"person:{person}", person) if person else ("", "")
+
+    def details(self, preview: bool = False) -> dict | None:
+        """The person's details as typed, for the preset's placeholders. A preview shows
+        examples where nothing is typed yet (None: all examples)."""
+        data = getattr(self, "cleaned_data", None) or {}
+        names = [key.removeprefix("detail_") for key in self.fields if key.startswith("detail_")]
+        typed = {name: data.get(f"detail_{name}", "") for name in names}
+        if not preview:
+            return typed
+        if not any(typed.values()):
+            return None
+        return {name: value or placeholders.example(name) for name, value in typed.items()}
 
     def overrides(self) -> dict:
         data = self.cleaned_data

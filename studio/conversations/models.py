@@ -365,9 +365,12 @@ class Conversation(models.Model):
     def start(
         cls, *, preset, user, effective, launch_key=None, talker=Talker.ME
     ) -> tuple["Conversation", str]:
-        """Write the row before Tavus is called. Returns it with its webhook secret."""
+        """Write the row before Tavus is called. Returns it with its webhook secret.
+        The persona is the settings' own (an invitation link's, frozen when it was made),
+        else the preset's."""
         secret = secrets.token_urlsafe(32)
         face = effective.face
+        persona = effective.persona or preset.persona
         conversation = cls.objects.create(
             preset=preset,
             launched_by=user,
@@ -375,13 +378,13 @@ class Conversation(models.Model):
             settings_snapshot=effective.body,
             summary_snapshot=list(effective.summary),
             preset_name=preset.name,
-            persona_id=preset.persona.persona_id,
-            persona_name=preset.persona.name,
+            persona_id=persona.persona_id,
+            persona_name=persona.name,
             replica_id=face.replica_id if face else "",
             replica_name=face.name if face else "",
             thumbnail_video_url=(face.thumbnail_video_url or "") if face else "",
-            perception_model=preset.persona.perception_model or "",
-            review_plan=review_plan_of(preset.persona),
+            perception_model=persona.perception_model or "",
+            review_plan=review_plan_of(persona),
             test_mode=bool(effective.body.get("test_mode")),
             launch_key=launch_key,
             talker=talker,

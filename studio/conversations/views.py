@@ -6,7 +6,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
@@ -16,7 +15,7 @@ from studio import daily
 from studio.accounts.models import audit
 from studio.accounts.roles import SUPERVISOR, is_supervisor, role_required
 from studio.connection import current
-from studio.conversations import behaviour, live, push, usage
+from studio.conversations import behaviour, launching, live, push, usage
 from studio.conversations.forms import (
     LaunchForm,
     ObjectiveConfirmForm,
@@ -40,15 +39,6 @@ def _get_conversation_for_user(request, pk) -> Conversation:
     if not conversation.can_view(request.user):
         raise Http404  # don't reveal that someone else's conversation exists
     return conversation
-
-
-def _slots_full():
-    """The conversations holding every slot, or None when a launch may go ahead."""
-    limit = current.concurrency_limit()
-    if limit is None:
-        return None
-    holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
-    return holders if len(holders) >= limit else None
 
 
 def _slots_page(request, preset, holders, tavus_message=""):
@@ -89,6 +79,7 @@ def launch_preset(request: HttpRequest, pk: int) -> HttpResponse:
     effective = preset.effective_settings(
         form.overrides() if form.is_bound and form.is_valid() else None,
         *form.memory_person(request.user),
+        form.details(preview=True),
     )
     template = "conversations/launch_preset.html"
     if request.htmx and request.method == "POST":
@@ -112,7 +103,9 @@ def launch_preview(request: HttpRequest, pk: int) -> HttpResponse:
     preset = get_object_or_404(Preset, pk=pk, archived=False)
     form = LaunchForm(request.POST, preset=preset)
     form.is_valid()  # what is valid so far shows; the rest waits for the launch's own check
-    effective = preset.effective_settings(form.overrides(), *form.memory_person(request.user))
+    effective = preset.effective_settings(
+        form.overrides(), *form.memory_person(request.user), form.details(preview=True)
+    )
     return render(
         request,
         "conversations/launch_preset.html#preview",
@@ -125,29 +118,21 @@ def _launch(request, preset, form):
     existing = Conversation.objects.filter(launch_key=key).first()
     if existing:  # a double click: the first submit already launched
         return redirect("conversations:page", pk=existing.pk)
-    holders = _slots_full()
+    holders = launching.slots_full()
     if holders is not None:
         return _slots_page(request, preset, holders)
     person, person_label = form.memory_person(request.user)
-    effective = preset.effective_settings(form.overrides(), person, person_label)
+    effective = preset.effective_settings(form.overrides(), person, person_label, form.details())
     budget = usage.launch_budget(preset, request.user)
     override = budget.blocked and budget.can_override and request.POST.get("over_budget") == "1"
     if budget.blocked and not override:
         form.add_error(None, budget.refusal())
-        context = {"nav": "launch", "preset": preset, "form": form, "effective": effective}
-        return render(
-            request, "conversations/launch_preset.html", {**context, "budget": budget}, status=409
-        )
+        return _launch_form(request, preset, form, effective, budget=budget, status=409)
     if effective.blockers:
         # Tavus would refuse these; say so now instead of spending a launch on it.
         for blocker in effective.blockers:
             form.add_error(None, blocker)
-        return render(
-            request,
-            "conversations/launch_preset.html",
-            {"nav": "launch", "preset": preset, "form": form, "effective": effective},
-            status=400,
-        )
+        return _launch_form(request, preset, form, effective)
     try:
         conversation, secret = Conversation.start(
             preset=preset,
@@ -158,42 +143,25 @@ def _launch(request, preset, form):
         )
     except IntegrityError:  # the twin request won the race on launch_key
         return redirect("conversations:page", pk=Conversation.objects.get(launch_key=key).pk)
-    body = {
-        **effective.body,
-        "conversation_name": conversation.tavus_name(),
-        "callback_url": current.public_url() + reverse("conversations:webhook", args=[secret]),
-    }
     try:
-        tavus = client.create_conversation(body)
-    except client.ConcurrencyLimitReached as exc:
-        conversation.mark_failed("Tavus says every conversation slot on the plan is in use.")
+        sent = launching.send(conversation, secret)
+    except launching.SlotsTaken as exc:
         holders = list(Conversation.objects.holding_slots().select_related("launched_by"))
-        return _slots_page(request, preset, holders, tavus_message=exc.detail or exc.message)
-    except client.TavusUnreachable as exc:  # nothing reached Tavus, so nothing was created
-        conversation.mark_failed(exc.message)
+        return _slots_page(request, preset, holders, tavus_message=exc.tavus_message)
+    except launching.Unreachable as exc:
         messages.error(request, f"The conversation did not start: {exc.message}")
         return redirect("conversations:page", pk=conversation.pk)
-    except client.TavusUnavailable as exc:
-        # The request may have reached Tavus: never guess, never retry (a retry could start a
-        # second billed conversation). The reconciler finds out.
-        if conversation.mark_unknown(exc.message):  # else the reconciler found it already
+    except launching.Refused as exc:
+        form.add_error(None, f"Tavus refused to start the conversation: {exc.message}")
+        return _launch_form(request, preset, form, effective)
+    if not sent.answered:
+        if sent.unsure:
             messages.warning(
                 request,
                 "Tavus did not answer in time. The studio is checking "
                 "whether the conversation started; this page will update.",
             )
         return redirect("conversations:page", pk=conversation.pk)
-    except client.TavusError as exc:
-        conversation.mark_failed(exc.message)
-        form.add_error(None, f"Tavus refused to start the conversation: {exc.message}")
-        effective = preset.effective_settings(form.overrides(), person, person_label)
-        return render(
-            request,
-            "conversations/launch_preset.html",
-            {"nav": "launch", "preset": preset, "form": form, "effective": effective},
-            status=400,
-        )
-    conversation.mark_launched(tavus)
     audit(
         "launch",
         request=request,
@@ -202,7 +170,6 @@ def _launch(request, preset, form):
     )
     if override:
         usage.note_override(request, budget, preset.name)
-    live.publish_status(conversation, launched=True)
     if "memory_stores" in effective.body:
         # In words, once: whose memories this conversation brings back and adds to.
         memory = next(line for line in effective.summary if "will remember" in line)
@@ -213,6 +180,14 @@ def _launch(request, preset, form):
             "Dry run: Tavus accepted the settings. Nothing was started and nothing is billed.",
         )
     return redirect("conversations:page", pk=conversation.pk)
+
+
+def _launch_form(request, preset, form, effective, *, budget=None, status=400) -> HttpResponse:
+    """The launch form again, with what stopped the launch."""
+    context = {"nav": "launch", "preset": preset, "form": form, "effective": effective}
+    return render(
+        request, "conversations/launch_preset.html", {**context, "budget": budget}, status=status
+    )
 
 
 @role_required()

@@ -46,6 +46,8 @@ def background_for(conversation: Conversation) -> tuple[str, str]:
         # Without Tavus's green there is nothing to key out: the video shows as it comes.
         return Preset.Background.NONE, ""
     if preset.background == Preset.Background.IMAGE and preset.background_image:
+        if not conversation.join_token:  # an invitation's page before Join: no picture yet
+            return Preset.Background.IMAGE, ""
         # The file name changes with every upload, so the URL does too (safe to cache).
         version = hashlib.sha256(preset.background_image.name.encode()).hexdigest()[:12]
         url = reverse("join:background", args=[conversation.join_token]) + f"?v={version}"
@@ -59,9 +61,10 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "join/not_found.html", status=404)
 
 
-def _config(conversation: Conversation) -> dict:
+def call_config(conversation: Conversation) -> dict:
     """Everything the join page's scripts need, as JSON in the page (no inline script: the
-    CSP forbids it)."""
+    CSP forbids it), or in the answer to an invitation's Join (studio.invites). Before Join an
+    invitation's conversation has no room and no addresses yet."""
     token = conversation.join_token
     kind, image_url = background_for(conversation)
     return {
@@ -69,9 +72,9 @@ def _config(conversation: Conversation) -> dict:
         "roomUrl": conversation.conversation_url,
         "roomToken": conversation.meeting_token or "",
         "conversationId": conversation.tavus_id or "",
-        "socketPath": f"/ws/join/{token}/",
-        "stateUrl": reverse("join:state", args=[token]),
-        "leftUrl": reverse("join:left", args=[token]),
+        "socketPath": f"/ws/join/{token}/" if token else "",
+        "stateUrl": reverse("join:state", args=[token]) if token else "",
+        "leftUrl": reverse("join:left", args=[token]) if token else "",
         "background": kind,
         "backgroundUrl": image_url,
         "captions": bool(conversation.properties.get("enable_closed_captions")),
@@ -109,11 +112,21 @@ def join_page(request: HttpRequest, token: str) -> HttpResponse:
     if not conversation.conversation_url:
         # Tavus has not answered the launch yet: a calm page that looks again by itself.
         return render(request, "join/preparing.html", context)
-    config = _config(conversation)
+    return render_call_page(request, conversation, call_config(conversation))
+
+
+def render_call_page(request: HttpRequest, conversation: Conversation, config: dict):
+    """The page that joins the room: for a conversation's link, and for an invitation link
+    (whose conversation starts on Join; `conversation` is then the one it will start)."""
     sandbox = config["mode"] == "sandbox"
-    context.update(config=config, sandbox=sandbox, devices=_devices(conversation, sandbox))
+    context = {
+        "conversation": conversation,
+        "config": config,
+        "sandbox": sandbox,
+        "devices": _devices(conversation, sandbox),
+    }
     response = render(request, "join/join.html", context)
-    if not context["sandbox"]:
+    if not sandbox:
         # What @csp_override sets, chosen per request: the page joins with a call object.
         response._csp_config = daily.call_object_csp()
     return response

@@ -3,7 +3,8 @@
 Upstream: Django (`django.request`, `django.server`), uvicorn and httpx log request lines and
 URLs as they are. Here a URL can be a credential: a conversation's webhook secret
 (/hooks/tavus/<secret>/), a document's callback secret (/hooks/documents/<pk>/<secret>/), a
-participant's join token (/join/<token>/, also /ws/join/<token>/), a document's download token
+participant's join token (/join/<token>/, also /ws/join/<token>/), an invitation link's token
+(/invite/<token>/), a document's download token
 (/knowledge/files/<token>/), a private room's meeting token (?t=...), and Tavus's API key in a
 logged header. This filter redacts them from every record before it is written: on the console
 handler (settings.LOGGING) and, from studio/asgi.py, on uvicorn's own handlers, which print
@@ -21,6 +22,7 @@ _PATTERNS = [
     (re.compile(r"(/hooks/documents/\d+/)[^/\s?]+"), r"\1[redacted]"),
     (re.compile(r"(/knowledge/files/)[^/\s?]+"), r"\1[redacted]"),
     (re.compile(r"(/join/)[^/\s?]+"), r"\1[redacted]"),
+    (re.compile(r"(/invite/)[^/\s?]+"), r"\1[redacted]"),
     (re.compile(r"([?&]t=)[^&\s]+"), r"\1[redacted]"),
     (re.compile(r"(x-api-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.I), r"\1[redacted]"),
 ]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from studio.library.models import Persona, Replica
+from studio.presets import placeholders
 from studio.presets.validators import mask_role_arn
 
 OVERRIDABLE = ("custom_greeting", "conversational_context", "language", "conversation_name")
@@ -90,11 +91,19 @@ def _documents_of(preset) -> list:
 
 
 def build_effective(
-    preset, overrides: dict | None = None, person: str = "", person_label: str = ""
+    preset,
+    overrides: dict | None = None,
+    person: str = "",
+    person_label: str = "",
+    details: dict | None = None,
 ) -> EffectiveSettings:
     """`person` (who the conversation is with) is needed only for memories: without it no
     memory store is sent, so a conversation never shares one person's memories with another.
-    `person_label` names them in the summary ("you", "anna@example.com")."""
+    `person_label` names them in the summary ("you", "anna@example.com").
+
+    `details` fills the greeting's and context's placeholders ({name}, {role}, the preset's
+    own fields; placeholders.py): None for a preview, which shows examples; a dict for a real
+    launch or link, where a detail that is used but has no value blocks it."""
     overrides = _clean_overrides(overrides)
     persona = preset.persona
     face = preset.face
@@ -107,6 +116,9 @@ def build_effective(
     context = overrides.get("conversational_context", preset.conversational_context)
     language = overrides.get("language", preset.language).strip().lower()
     name = overrides.get("conversation_name") or preset.conversation_name or preset.name
+    greeting, context, detail_lines, detail_blockers = _fill_details(
+        preset, greeting, context, details
+    )
     seconds = preset.max_call_seconds
     recording_target = {
         key: getattr(preset, key) for key in S3_FIELDS if getattr(preset, key).strip()
@@ -158,8 +170,18 @@ def build_effective(
         redacted["properties"]["aws_assume_role_arn"] = mask_role_arn(arn)
 
     summary = _summary(preset, face, greeting, dynamic, context, language, seconds)
+    summary += detail_lines
     summary += _knowledge_summary(preset, persona, documents, uses_knowledge, face, person_label)
     warnings, blockers = _warnings(preset, face, seconds, len(recording_target))
+    warnings += detail_blockers
+    blockers += detail_blockers
+    unknown = placeholders.unknown_in([greeting, context], preset.person_fields)
+    if unknown:
+        braces = ", ".join(f"{{{name}}}" for name in unknown)
+        warnings.append(
+            f"{braces} is not a detail this preset asks for, so it is sent exactly as typed. "
+            "Add it under “Details each person brings”, or remove the braces."
+        )
     warnings += _knowledge_warnings(preset, persona, documents, uses_knowledge, language)
     return EffectiveSettings(
         body=body,
@@ -174,6 +196,32 @@ def build_effective(
         remembers=preset.remember_people and "memory_stores" not in body,
         prompt_parts=prompt_parts(persona, context),
     )
+
+
+def _fill_details(preset, greeting, context, details) -> tuple[str, str, list[str], list[str]]:
+    """The greeting and context with the person's details filled in; the summary's line about
+    them, and what is missing (blockers). A preview (details=None) fills in examples."""
+    declared = preset.person_fields
+    used = placeholders.used_in([greeting, context], declared)
+    if not used:
+        return greeting, context, [], []
+    words = _joined([f"{{{name}}}" for name in used])
+    if details is None:
+        values = {name: placeholders.example(name) for name in used}
+        shown = ", ".join(values[name] for name in used)
+        lines = [f"Fills in {words} for each person (shown here with examples: {shown})"]
+        missing = []
+    else:
+        values = {name: placeholders.clean_value(details.get(name)) for name in used}
+        lines = [f"Fills in {words} for this person"]
+        missing = [
+            f"No {placeholders.label(name).lower()} given for this person: the greeting or "
+            f"context says {{{name}}}."
+            for name in used
+            if not values[name]
+        ]
+    fill = placeholders.fill
+    return fill(greeting, values, declared), fill(context, values, declared), lines, missing
 
 
 def prompt_parts(persona, context: str) -> list[tuple[str, str]]:
@@ -331,7 +379,12 @@ def _names(items, limit: int = 3) -> str:
     names = [f"“{item}”" for item in items]
     if len(names) > limit:
         names = [*names[:limit], f"{len(items) - limit} more"]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return _joined(names)
+
+
+def _joined(words: list[str]) -> str:
+    """["a", "b", "c"] → "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _knowledge_summary(preset, persona, documents, uses_knowledge, face, person="") -> list[str]:

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from studio.knowledge.forms import TagsField
 from studio.knowledge.models import Document
 from studio.library.models import Persona, Replica
+from studio.presets import placeholders
 from studio.presets.models import MAX_CALL_MINUTES, MAX_TIMEOUT_SECONDS, Preset
 from studio.presets.validators import (
     AWS_REGION_CHOICES,
@@ -76,6 +77,32 @@ class LanguageField(forms.CharField):
             )
 
 
+class DetailFieldsField(forms.CharField):
+    """Typed as "company, start date"; cleaned to field names, ["company", "start_date"]."""
+
+    MAX = 10
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def clean(self, value):
+        names = []
+        for typed in (super().clean(value) or "").split(","):
+            if not typed.strip():
+                continue
+            name = placeholders.field_name(typed)
+            if not placeholders.FIELD_NAME.match(name):
+                raise ValidationError(
+                    f"“{typed.strip()[:30]}”: a detail's name starts with a letter and uses "
+                    "letters, digits and spaces, up to 30 characters."
+                )
+            if name not in names and name not in placeholders.BUILT_IN:
+                names.append(name)
+        if len(names) > self.MAX:
+            raise ValidationError(f"Ask for at most {self.MAX} details.")
+        return names
+
+
 class PersonaChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, persona: Persona) -> str:
         label = persona.name or persona.persona_id
@@ -135,6 +162,14 @@ class PresetForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="The first thing the replica says when someone joins. Blank uses the "
         "persona's usual greeting.",
+    )
+    person_fields = DetailFieldsField(
+        label="Details each person brings",
+        required=False,
+        max_length=400,
+        help_text="Beyond {name} and {role}, e.g. “company, start date”. Write them in braces in "
+        "the greeting or context ({company}, {start_date}); each invitation link fills them in "
+        "for its person.",
     )
     language = LanguageField(
         label="Language",
@@ -274,6 +309,7 @@ class PresetForm(forms.ModelForm):
             "dynamic_greeting",
             "custom_greeting",
             "conversational_context",
+            "person_fields",
             "language",
             "conversation_name",
             "max_call_minutes",
@@ -313,7 +349,7 @@ class PresetForm(forms.ModelForm):
         help_texts = {
             "conversational_context": "Added to the persona's background for every conversation "
             "from this preset: who the person is, why they're here. Operators can change it at "
-            "launch.",
+            "launch. {name} and {role} are filled in with each person's own.",
             "conversation_name": "Shown in Tavus and in History. Blank uses the preset name.",
             "require_auth": "Only people with the private link (it carries an access pass) can "
             "join.",

@@ -133,6 +133,9 @@ class Preset(models.Model):
     document_retrieval_strategy = models.CharField(
         max_length=10, choices=Retrieval.choices, default=Retrieval.BALANCED
     )
+    # Details each person brings, beyond {name} and {role}: field names the greeting and context
+    # may use as {placeholders} (studio/presets/placeholders.py), filled per invitation link.
+    person_fields = models.JSONField(default=list, blank=True)
     # Memories: the replica remembers earlier conversations with the same person (and persona).
     remember_people = models.BooleanField(default=False)
     pinned = models.BooleanField(default=False)
@@ -181,12 +184,26 @@ class Preset(models.Model):
         return min(self.max_call_minutes, MAX_CALL_MINUTES) * 60
 
     def effective_settings(
-        self, overrides: dict | None = None, person: str = "", person_label: str = ""
+        self,
+        overrides: dict | None = None,
+        person: str = "",
+        person_label: str = "",
+        details: dict | None = None,
     ):
-        """What launching this preset sends to Tavus, and what it means (see effective.py)."""
+        """What launching this preset sends to Tavus, and what it means (see effective.py).
+        `details` fills its placeholders ({name}, …); None shows examples (a preview)."""
         from studio.presets.effective import build_effective
 
-        return build_effective(self, overrides, person, person_label)
+        return build_effective(self, overrides, person, person_label, details)
+
+    def detail_fields(self, overrides: dict | None = None) -> list[str]:
+        """The details ({name}, {role}, its own fields) the greeting and context use."""
+        from studio.presets import placeholders
+
+        overrides = overrides or {}
+        greeting = overrides.get("custom_greeting") or self.custom_greeting
+        context = overrides.get("conversational_context") or self.conversational_context
+        return placeholders.used_in([greeting, context], self.person_fields)
 
     def memory_store_for(self, person: str) -> str:
         """The memory store for `person` talking to this preset's persona (see memory_store_key)."""

@@ -16,10 +16,12 @@ from tests.instance import Instance, container_command
 def test_secrets_in_urls_are_redacted():
     line = (
         "Bad Request: /hooks/tavus/s3cr3t-Token_x/ then /join/AbC123/ and "
-        "http://room/x?t=eyJhbGciOi.payload.sig&y=1 with x-api-key: sk_live_123"
+        "http://room/x?t=eyJhbGciOi.payload.sig&y=1 with x-api-key: sk_live_123 "
+        "POST /invite/Inv1t3Tok/start"
     )
     cleaned = redact(line)
-    for secret in ("s3cr3t-Token_x", "AbC123", "eyJhbGciOi.payload.sig", "sk_live_123"):
+    secrets = ("s3cr3t-Token_x", "AbC123", "eyJhbGciOi.payload.sig", "sk_live_123", "Inv1t3Tok")
+    for secret in secrets:
         assert secret not in cleaned
     assert "/hooks/tavus/[redacted]/" in cleaned and "&y=1" in cleaned
 

@@ -23,23 +23,37 @@
   let callStarted = 0;
   let heartbeat = 0;
 
-  const socket = StudioRelay.socket(config.socketPath, {
-    onMessage(message) {
-      if (!("studio_command" in message)) return conversationOver();
-      relay.command(message, (envelope) => {
-        if (!call || !inCall) throw new Error("not in the call");
-        call.sendAppMessage(envelope, "*");
-      });
-    },
-    onOpen() { if (inCall) { relay.heartbeat(); relay.rejoin(); } },
-    onOver() { conversationOver(); },
-    onState(state) { document.body.dataset.socket = state; },
-  });
-  const relay = StudioRelay.create(
-    config.conversationId,
-    (text) => socket.send(text),
-    (participantId) => StudioRelay.sendBeacon(config.leftUrl, { participant_id: participantId }),
-  );
+  // The studio's socket and relay for this conversation. An invitation's page has no
+  // conversation until Join (startUrl): they are made once the studio has started it.
+  /** @type {ReturnType<typeof StudioRelay.socket> | null} */
+  let socket = null;
+  /** @type {ReturnType<typeof StudioRelay.create> | null} */
+  let relay = null;
+
+  function wire() {
+    if (socket) return;
+    socket = StudioRelay.socket(config.socketPath, {
+      onMessage(message) {
+        if (!("studio_command" in message)) return conversationOver();
+        relay.command(message, (envelope) => {
+          if (!call || !inCall) throw new Error("not in the call");
+          call.sendAppMessage(envelope, "*");
+        });
+      },
+      onOpen() { if (inCall) { relay.heartbeat(); relay.rejoin(); } },
+      onOver() { conversationOver(); },
+      onState(state) { document.body.dataset.socket = state; },
+    });
+    relay = StudioRelay.create(
+      config.conversationId,
+      (text) => socket.send(text),
+      (participantId) => StudioRelay.sendBeacon(config.leftUrl, { participant_id: participantId }),
+    );
+  }
+
+  function closeSocket(/** @type {boolean} */ soon) {
+    if (socket) socket.close(soon);
+  }
 
   function setStatus(/** @type {string} */ text, /** @type {string} */ kind) {
     const status = $("join-status");
@@ -71,11 +85,56 @@
     joining = true;
     /** @type {HTMLButtonElement} */ ($("join-button")).disabled = true;
     setStatus("Waiting for your browser to allow the camera and microphone…", "waiting");
-    JoinDevices.ready().then(connect);
+    JoinDevices.ready().then(() => (config.roomUrl ? connect() : start()));
+  }
+
+  // --- An invitation: the conversation starts now ------------------------------------------------
+
+  const RETRY_STARTING_MS = 1000;
+
+  /** Ask the studio to start the conversation (or to say it is on already), then join it. */
+  function start() {
+    setStatus("Starting…", "waiting");
+    fetch(config.startUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": config.csrfToken, "Accept": "application/json" },
+    }).then((response) => response.json().then((answer) => ({ status: response.status, answer })))
+      .then(({ status, answer }) => {
+        if (status === 200 && answer.config) {
+          Object.assign(config, answer.config);
+          JoinEnd.configure(config);
+          return connect();
+        }
+        if (status === 202) {  // being started (by another tab, or Tavus is slow to answer)
+          window.setTimeout(start, RETRY_STARTING_MS);
+          return;
+        }
+        // Every host busy is no error: a calm word and another try. A failure reads as one.
+        if (answer.retry) return notStarted(answer.message, answer.busy ? "busy" : "error");
+        // The link cannot start a conversation: say why, as its own page would.
+        joining = false;
+        JoinEnd.closed(answer.title, answer.message);
+      })
+      .catch(() => notStarted("We couldn't reach the studio. Check your connection and try again."));
+  }
+
+  /**
+   * Not started, but trying again may work (every host busy, a hiccup): offer it.
+   * @param {string} message
+   * @param {string} [kind]
+   */
+  function notStarted(message, kind = "error") {
+    joining = false;
+    const button = /** @type {HTMLButtonElement} */ ($("join-button"));
+    button.disabled = false;
+    button.textContent = "Try again";
+    setStatus(message, kind);
   }
 
   function connect() {
-    setStatus("Connecting…", "waiting");
+    setStatus(config.startUrl ? "Starting…" : "Connecting…", "waiting");
+    wire();
     socket.open();
     const name = /** @type {HTMLInputElement} */ ($("join-name")).value.trim().slice(0, 60);
     try { window.sessionStorage.setItem("studio-join-name", name); } catch (e) { /* private mode */ }
@@ -123,7 +182,8 @@
     if (!JoinDevices.enabled.video && JoinDevices.tracks.video) call.setLocalVideo(false);
     Object.keys(participants).forEach((id) => { if (id !== "local") onParticipant(participants[id]); });
     if (replicaHere) return;
-    setStatus("The replica is getting ready…", "waiting");
+    // An invitation's conversation has just started: the replica is on its way in.
+    setStatus(config.startUrl ? "Starting…" : "The replica is getting ready…", "waiting");
     window.setTimeout(() => {
       if (inCall && !replicaHere) {
         setStatus("This is taking a little longer than usual. Please keep this page open.", "waiting");
@@ -158,7 +218,7 @@
     }
     finished = true;
     stopEverything();
-    socket.close(true);
+    closeSocket(true);
     JoinEnd.problem(type);
   }
 
@@ -274,7 +334,7 @@
     call.leave().catch(() => {}).then(() => {
       inCall = false;
       stopEverything();
-      socket.close(true);
+      closeSocket(true);
       JoinEnd.left();
     });
   }
@@ -295,16 +355,17 @@
     inCall = false;
     stopEverything();
     if (call && call.meetingState() === "joined-meeting") call.leave().catch(() => {});
-    socket.close();
+    closeSocket(false);
     JoinEnd.over();
   }
 
   // --- Start -----------------------------------------------------------------------------------------
 
-  try {
-    const saved = window.sessionStorage.getItem("studio-join-name");
-    if (saved) /** @type {HTMLInputElement} */ ($("join-name")).value = saved;
-  } catch (e) { /* private mode */ }
+  // An invitation knows whom it is for: their name is there to keep or change. Otherwise the
+  // name typed last time in this tab.
+  let saved = config.personName || "";
+  try { saved = saved || window.sessionStorage.getItem("studio-join-name") || ""; } catch (e) { /* private mode */ }
+  if (saved) /** @type {HTMLInputElement} */ ($("join-name")).value = saved;
   $("prejoin-form").addEventListener("submit", join);
   JoinEnd.screen("prejoin");
   JoinDevices.start();

@@ -3,7 +3,8 @@
 const JoinEnd = (() => {
   "use strict";
   const $ = (/** @type {string} */ id) => document.getElementById(id);
-  const config = JSON.parse($("join-config").textContent);
+  // An invitation's page learns its conversation's addresses on Join (configure).
+  let config = JSON.parse($("join-config").textContent);
 
   /**
    * Daily's fatal errors (daily-js index.d.ts, DailyFatalErrorType), for the person in the call.
@@ -117,6 +118,11 @@ const JoinEnd = (() => {
     PROBLEMS,
     describe,
     screen,
+    configure(/** @type {typeof config} */ started) { config = started; },
+    /** An invitation link that cannot start a conversation (used, withdrawn, out of its time). */
+    closed(/** @type {string} */ title, /** @type {string} */ reason) {
+      showEnd(title, reason, { kind: "problem" });
+    },
     left() { showEnd("You've left the conversation", "Thank you for taking part.", { rejoin: true }); },
     over() { showEnd("This conversation has ended", ""); askWhy(0); },
     /** The video room turned this person away, or dropped them. */
