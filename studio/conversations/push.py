@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -303,11 +304,17 @@ def later(key: str, render: Render, every: float, audiences: dict[str, Iterable[
         send(render(frozenset(audiences)))
         return
     audiences = {part: tuple(groups) for part, groups in audiences.items()}
-    # In a context of its own: the render must not run inside the request that asked for it
-    # (asgiref ties a request's worker thread to the request's context).
-    loop.call_soon_threadsafe(
-        _ask_later, key, render, every, audiences, context=contextvars.Context()
-    )
+
+    def hand_over():
+        # In a context of its own: the render must not run inside the request that asked for
+        # it (asgiref ties a request's worker thread to the request's context).
+        loop.call_soon_threadsafe(
+            _ask_later, key, render, every, audiences, context=contextvars.Context()
+        )
+
+    # Once the caller's transaction (if any) is committed: the render reads from another
+    # connection. Outside a transaction, at once.
+    transaction.on_commit(hand_over)
 
 
 def send_command(pk: int, event_id: int, envelope: dict) -> None:

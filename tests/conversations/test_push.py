@@ -2,6 +2,7 @@
 from sync code without waiting, and renders on the push path (`later`)."""
 
 import asyncio
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -139,6 +140,27 @@ async def test_a_later_render_shows_only_the_parts_someone_listens_to():
     await sync_to_async(ask)({"wall": ["push-wall", "push-board"]})
     await received(layer, channel, 1)
     assert renders == [["page"], ["wall"]]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_later_render_asked_inside_a_transaction_waits_for_its_commit():
+    # The render reads from another connection: asked before the change is committed, it
+    # would show the state before it.
+    from django.db import transaction
+
+    layer, channel = await listener("push-c")
+    renders, render = _recorder("push-c")
+
+    def change_then_ask():
+        with transaction.atomic():
+            push.later("test-key", render, 0, {"page": ["push-c"]})
+            time.sleep(0.3)  # the loop and its render thread are free meanwhile
+            return list(renders)
+
+    # A thread of its own, so the render's worker thread is free while the change is open.
+    assert await sync_to_async(change_then_ask, thread_sensitive=False)() == []
+    assert [m["html"] for m in await received(layer, channel, 1)] == ["render 1"]
 
 
 @pytest.mark.asyncio
