@@ -249,11 +249,22 @@ class Conversation(models.Model):
     ]
     LIVE_STATUSES = (LAUNCHING, ACTIVE, UNKNOWN)
 
+    # No index of their own: the history's (launcher or preset, created_at) indexes lead
+    # with them (migration 0003), and every index here is written by a webhook's UPDATE.
     preset = models.ForeignKey(
-        "presets.Preset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "presets.Preset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     launched_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     title = models.CharField(max_length=200)
     # What was sent to Tavus, frozen at launch: editing or archiving the preset never
@@ -271,11 +282,13 @@ class Conversation(models.Model):
     perception_model = models.CharField(max_length=40, blank=True)
     test_mode = models.BooleanField(default=False)
 
-    launch_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL that also builds a
+    # LIKE-pattern twin of each index, which nothing here queries and every write maintains.
+    launch_key = models.CharField(max_length=64, null=True, blank=True)
     # The participant's link: /join/<join_token>/ (no sign-in; valid until the end).
-    join_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    webhook_secret_hash = models.CharField(max_length=64, unique=True)
-    tavus_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    join_token = models.CharField(max_length=64, null=True, blank=True)
+    webhook_secret_hash = models.CharField(max_length=64)
+    tavus_id = models.CharField(max_length=64, null=True, blank=True)
     conversation_url = models.URLField(max_length=500, blank=True)
     meeting_token = models.TextField(blank=True)
 
@@ -330,10 +343,14 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=[name], name=f"conversation_{name}_unique")
+            for name in ("launch_key", "join_token", "webhook_secret_hash", "tavus_id")
+        ]
         indexes = [
-            models.Index(fields=["status", "created_at"]),
             # The usage page reads billed spans by time from this index alone (no table
-            # lookups): 100,000 conversations in well under 200 ms (bench/usage.py).
+            # lookups): 100,000 conversations in well under 200 ms (bench/usage.py). Its
+            # leading columns also serve status filters in created_at order.
             models.Index(
                 fields=[
                     "status",
