@@ -105,6 +105,42 @@ class StudioServer:
         self.server.should_exit = True
         self.thread.join(timeout=5)
 
+    def wait_quiet(self, quiet=0.2, timeout=5.0):
+        """Wait until no HTTP request is in flight and the database has been idle for `quiet` s.
+
+        A test's last moments can start requests that outlive it (a closing page's leave
+        beacon, the sandbox's webhook to the studio); one still writing when the test database
+        is emptied deadlocks with PostgreSQL's TRUNCATE. Open websockets are left alone: they
+        idle between messages and hold no locks.
+        """
+        from django.db import connection
+
+        async def requests_in_flight():
+            return sum(
+                "RequestResponseCycle" in task.get_coro().__qualname__
+                for task in self.server.server_state.tasks
+            )
+
+        def database_busy():
+            if connection.vendor != "postgresql":
+                return 0
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                    " AND state <> 'idle'"
+                )
+                return cursor.fetchone()[0]
+
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.run_coroutine(requests_in_flight()) or database_busy():
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet:
+                return
+            time.sleep(0.05)
+
     def run_coroutine(self, coroutine, timeout=5):
         """Run a coroutine on the server's loop (e.g. a channel-layer group_send)."""
         import asyncio
@@ -118,19 +154,49 @@ def _studio_server(django_db_setup, django_db_blocker):
     server.start()
     yield server
     server.stop()
-    # The sandbox ticker and requests cut off at the end of a test leave connections open in
-    # the server's threads; on PostgreSQL the test database cannot be dropped while they are.
+    release_test_database(django_db_blocker)
+
+
+def release_test_database(django_db_blocker):
+    """After a test server stops: leave nothing connected, so the test database can be dropped.
+
+    The sandbox ticker and requests cut off at the end of a test leave connections open in the
+    server's threads; on PostgreSQL the test database cannot be dropped while they are.
+    """
     from django.db import connection
 
     from studio.sandbox.lifecycle import stop_ticker
 
     stop_ticker()
-    if connection.vendor == "postgresql":
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    if connection.vendor != "postgresql":
+        return
+    # Close the pool first (it would replace the sessions terminated below), and terminate
+    # from a connection of its own: a pooled cursor would open a new pool, and new sessions.
+    import psycopg
+
+    connection.close_pool()
+    database = connection.settings_dict
+    with (
+        django_db_blocker.unblock(),
+        psycopg.connect(
+            dbname=database["NAME"],
+            user=database["USER"],
+            password=database["PASSWORD"],
+            host=database["HOST"],
+            port=database["PORT"] or None,
+            autocommit=True,
+        ) as own,
+    ):
+        # pg_terminate_backend only signals; wait until the sessions are gone.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = own.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+            ).fetchone()[0]
+            if not left:
+                break
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -141,6 +207,12 @@ def studio_server(_studio_server, transactional_db, settings):
     settings.TAVUS_API_KEY = ""
     settings.TAVUS_MODE = "sandbox"
     yield _studio_server
+    # Before transactional_db empties the database: stop the sandbox clock (the next test's
+    # first sandbox call starts it again) and let the server's last requests finish.
+    from studio.sandbox.lifecycle import stop_ticker
+
+    stop_ticker()
+    _studio_server.wait_quiet()
 
 
 # --- Chromium (Debian's, never a downloaded one) -------------------------------------------

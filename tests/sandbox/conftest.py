@@ -11,7 +11,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.conftest import StudioServer
+from tests.conftest import StudioServer, release_test_database
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +58,7 @@ def _studio_server(django_db_setup, django_db_blocker):
     server.start()
     yield server
     server.stop()
+    release_test_database(django_db_blocker)
 
 
 @pytest.fixture(autouse=True)
