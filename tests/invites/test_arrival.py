@@ -254,9 +254,8 @@ def test_a_start_tavus_never_confirmed_gives_the_use_back_when_the_reconciler_gi
 
 def test_a_failed_start_gives_its_use_back_once(client, operator, interview, studio_server):
     invitation = make_link(interview, operator, max_uses=2)
-    with tavus.use_transport(httpx.MockTransport(lambda r: httpx.Response(400, json={
-        "error": "Invalid replica_id"
-    }))):
+    refused = httpx.Response(400, json={"error": "Invalid replica_id"})
+    with tavus.use_transport(httpx.MockTransport(lambda request: refused)):
         assert start(client, invitation).status_code == 502  # the launch's own failure
     assert start(client, invitation).status_code == 200  # the second start works
     failed, started = Conversation.objects.order_by("pk")
