@@ -193,15 +193,17 @@
   });
   if (jump) jump.addEventListener("click", function () { stick = true; jump.hidden = true; toBottom(); });
 
-  // Beside the video (a wide window), the captions reach down to the bottom of the window, so
+  // Beside the video (a wide window), the captions fill down to the bottom of the window, so
   // the latest lines show without scrolling the page, however tall the status card above is.
+  // A height, not only a cap: the box keeps its size from the first line on, so the page does
+  // not shift as captions arrive. A narrow window keeps the stylesheet's cap.
   var wide = window.matchMedia("(min-width: 1001px)");
   function fitCaptions() {
     var c = captions();
     if (!c) return;
     var top = c.getBoundingClientRect().top + window.scrollY;
-    var room = window.innerHeight - top - 32;  // the card's padding and a margin
-    c.style.maxHeight = wide.matches ? Math.max(room, 160) + "px" : "";
+    var room = window.innerHeight - top - 40;  // the card's bottom padding and the page's
+    c.style.height = c.style.maxHeight = wide.matches ? Math.max(room, 160) + "px" : "";
     if (stick) toBottom();
   }
   // The status card's timeline keeps its newest steps in view (it scrolls when long, so that
@@ -210,10 +212,13 @@
     var steps = document.querySelector("#live-status .timeline");
     if (steps) steps.scrollTop = steps.scrollHeight;
   }
-  document.body.addEventListener("htmx:oobAfterSwap", latestSteps);
-  latestSteps();
-  window.addEventListener("resize", fitCaptions);
-  document.body.addEventListener("htmx:oobAfterSwap", fitCaptions);
-  fitCaptions();
+  // Refit whenever the status card may have changed its size (pushed, the End button's own
+  // answer, a resized window), once htmx has settled it: until then a swapped-in card still
+  // wears the old card's classes (htmx's settle step), so it would be measured as the old one.
+  function refit() { latestSteps(); fitCaptions(); }
+  window.addEventListener("resize", refit);
+  document.body.addEventListener("htmx:wsAfterMessage", refit);
+  document.body.addEventListener("htmx:afterSettle", refit);
+  refit();
   toBottom();
 })();

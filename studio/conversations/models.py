@@ -67,6 +67,10 @@ def clock_text(seconds: int) -> str:
 
 # Sent by Conversation.mark_ended(conversation=...), whoever ended it (a webhook, the reconciler).
 conversation_ended = Signal()
+# Sent by Conversation.mark_failed(conversation=...) once, whoever found it never started (the
+# launch's own error, the reconciler giving up on an unanswered launch): invitation links give
+# the person's use back on it, and conversations cannot import them.
+conversation_failed = Signal()
 # This process, as the holder of a Lease.
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -633,13 +637,16 @@ class Conversation(models.Model):
 
     def mark_failed(self, reason: str) -> bool:
         now = timezone.now()
-        return self._advance(
+        moved = self._advance(
             (self.LAUNCHING, self.UNKNOWN),
             status=self.FAILED,
             failure_reason=reason,
             ended_at=now,
             end_received_at=now,
         )
+        if moved:  # only the call that moved it: the signal goes once per conversation
+            conversation_failed.send(sender=type(self), conversation=self)
+        return moved
 
     def mark_unknown(self, reason: str) -> bool:
         """The launch call timed out. Only from "launching": a reconciler that already found

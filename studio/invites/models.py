@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from studio.accounts.roles import is_supervisor
 from studio.connection import current
-from studio.conversations.models import Conversation
+from studio.conversations.models import Conversation, conversation_failed
 from studio.library.models import Persona, Replica
 from studio.presets.effective import EffectiveSettings
 from studio.presets.models import Talker
@@ -236,8 +236,9 @@ class Invitation(models.Model):
         return conversation, secret
 
     def give_back(self, conversation: Conversation) -> None:
-        """`conversation` did not start (Tavus refused, or was unreachable): the person keeps
-        their use. The attempt stays on the link's record, without a use number."""
+        """`conversation` did not start (Tavus refused, was unreachable, or never confirmed it
+        and the reconciler gave up): the person keeps their use. The attempt stays on the
+        link's record, without a use number; a second call for it gives nothing more."""
         with transaction.atomic():
             given = InvitationUse.objects.filter(
                 invitation=self, conversation=conversation, number__isnull=False
@@ -268,6 +269,12 @@ class Invitation(models.Model):
         if self.sent_at:
             return "sent", "Sent"
         return "ready", "Not sent yet"
+
+    @property
+    def returned_uses(self) -> int:
+        """Conversations it started that never did, their uses given back (prefetched by the
+        Links page)."""
+        return sum(1 for use in self.uses_made.all() if use.number is None)
 
     @property
     def latest_conversation(self) -> Conversation | None:
@@ -312,3 +319,14 @@ class InvitationUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invitation} use {self.number}"
+
+
+def _give_back_use(sender, conversation: Conversation, **kwargs) -> None:
+    """A link's conversation failed to start, whoever found out: the person's use comes back."""
+    use = InvitationUse.objects.select_related("invitation").filter(conversation=conversation)
+    use = use.first()
+    if use is not None:
+        use.invitation.give_back(conversation)
+
+
+conversation_failed.connect(_give_back_use, dispatch_uid="invites-give-back")

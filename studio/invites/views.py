@@ -314,6 +314,11 @@ def invite_start(request: HttpRequest, token: str) -> HttpResponse:
     live = invitation.live_conversation()
     if live is not None:  # another tab (or an earlier press) started it: join that one
         return _answer(live)
+    if request.POST.get("waiting"):
+        # The page was waiting on a start Tavus never confirmed, and it has failed since (the
+        # reconciler gave up). Say so and let the person press again, rather than quietly
+        # starting another conversation on the use that came back.
+        return _not_started()
     seen = invitation.uses
     reason = invitation.closed_reason()
     if reason:
@@ -333,15 +338,14 @@ def invite_start(request: HttpRequest, token: str) -> HttpResponse:
             return _answer(live)
         return _closed_answer(invitation, invitation.closed_reason() or "used")
     conversation, secret = claimed
+    # A failure marks the conversation failed, and that gives the use back (_give_back_use).
     try:
         sent = launching.send(conversation, secret)
     except launching.SlotsTaken:
-        invitation.give_back(conversation)
         return _busy(invitation)
     except launching.Refused as exc:  # Unreachable too: nothing started, the use is theirs
         log.warning("invitation %s: conversation %s not started: %s", invitation.pk,
                     conversation.pk, exc.message)
-        invitation.give_back(conversation)
         return _not_started()
     audit(
         "link used",

@@ -52,6 +52,67 @@ def test_launch_watch_talk_and_end(studio_server, operator, supervisor, login_as
     assert said == spoken
 
 
+LAPTOP = {"width": 1366, "height": 768}
+SHOTS = "/tmp/shots-fixes2"
+
+
+def caption_room(page) -> dict:
+    return page.locator("#captions").bounding_box()
+
+
+def test_on_a_laptop_the_captions_get_a_good_share_beside_a_long_timeline(
+    studio_server, supervisor, login_as, stock_preset
+):
+    stock_preset(name="Refund desk", conversation_name="Refund desk")
+    page = login_as(supervisor)
+    page.set_viewport_size(LAPTOP)
+    launch_from_ui(page, studio_server.url, "Refund desk")
+    expect(page.locator("#captions")).to_contain_text("Shall we practise", timeout=15_000)
+    # A long timeline (the reconciler's notes, as it writes them) must not squeeze the captions.
+    conversation = Conversation.objects.get()
+    labels = ["Found at Tavus: the launch had worked", "Still running at Tavus: checked"]
+    labels += [f"A note from the studio ({n})" for n in range(1, 5)]
+    for n, label in enumerate(labels):
+        conversation.record_event(
+            source="studio",
+            event_type="studio.reconciler",
+            dedupe_key=f"reconcile:note-{n}",
+            payload={"label": label},
+        )
+    page.reload()
+    expect(page.locator("#live[data-socket=open]")).to_be_attached()
+    expect(page.locator("#live-status .timeline li")).to_have_count(4 + len(labels))
+
+    # The captions get a useful part of the window (at the floor of 160 px it was a fifth),
+    # and the video, the status timeline and End stay above the fold beside them.
+    captions = caption_room(page)
+    assert captions["height"] >= 0.3 * LAPTOP["height"], captions
+    assert captions["y"] + captions["height"] <= LAPTOP["height"]
+    for part in (".room", "#live-status .timeline", "#captions"):
+        expect(page.locator(part)).to_be_in_viewport()
+    expect(page.get_by_role("button", name="End conversation")).to_be_in_viewport(ratio=1)
+    page.screenshot(path=f"{SHOTS}/live-1366-long-timeline.png", animations="disabled")
+
+    # A big screen gives them more; a phone stacks everything in one column, nothing sideways.
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    assert caption_room(page)["height"] >= 0.3 * 1080
+    page.screenshot(path=f"{SHOTS}/live-1920.png", animations="disabled")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=f"{SHOTS}/live-phone.png", full_page=True, animations="disabled")
+
+    # Ended, the status card grows (the outcome): the captions shrink to fit under it.
+    page.set_viewport_size(LAPTOP)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="End conversation").click()
+    expect(page.locator("#live-status")).to_contain_text("Ended: Ended from the studio")
+    expect(page.locator("#live-status .summary")).to_be_visible()
+    page.wait_for_function(
+        "() => document.getElementById('captions').getBoundingClientRect().bottom <= innerHeight"
+    )
+    page.screenshot(path=f"{SHOTS}/live-1366-ended.png", animations="disabled")
+
+
 def test_private_room_needs_the_token(studio_server, operator, operator2, login_as, stock_preset):
     stock_preset(name="Private interview", require_auth=True)
     page = login_as(operator)

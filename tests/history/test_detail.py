@@ -171,8 +171,33 @@ def test_recording_and_perception(client, operator):
     assert "studio-recs" in html and "c1/rec.mp4" in html and "2:05" in html
     assert "s3://studio-recs/c1/rec.mp4" in html
     assert (
-        '<div class="prewrap perception">Line one &lt;b&gt;calm&lt;/b&gt;\nLine two</div>' in html
+        '<div class="analysis perception"><p>Line one &lt;b&gt;calm&lt;/b&gt;<br>Line two</p></div>'
+        in html
     )
+
+
+def test_the_perception_analysis_reads_as_formatted_text_and_stays_escaped(client, operator):
+    # Tavus writes markdown-ish text: bold questions, bullet lines, blank lines between parts.
+    # It comes from outside, so markup in it must show as text, never run.
+    conversation = ended(
+        operator,
+        perception_analysis=(
+            "Summary of the call <script>alert('x')</script>\n"
+            "- Engagement: **high**\n"
+            "* Lighting: even & warm\n\n"
+            "**Was anyone else <i>there</i>?**\n"
+            "No.\nNobody else."
+        ),
+    )
+    client.force_login(operator)
+    html = client.get(f"/history/{conversation.pk}/").content.decode()
+    section = html.split('<div class="analysis perception">')[1].split("</div>")[0]
+    assert section == (
+        "<p>Summary of the call &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;</p>"
+        "<ul><li>Engagement: <strong>high</strong></li><li>Lighting: even &amp; warm</li></ul>"
+        "<p><strong>Was anyone else &lt;i&gt;there&lt;/i&gt;?</strong><br>No.<br>Nobody else.</p>"
+    )
+    assert "<script>alert" not in html and "**" not in html
 
 
 def test_the_timeline_merges_every_source_with_relative_times(client, operator, supervisor):

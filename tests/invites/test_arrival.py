@@ -4,15 +4,21 @@ import html
 import threading
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from studio.accounts.models import AuditEntry
 from studio.conversations.models import Conversation
+from studio.conversations.reconcile import reconcile
 from studio.invites.models import Invitation
+from studio.tavus import client as tavus
 from tests.conversations.factories import make_conversation
 from tests.invites.conftest import make_link, start
+
+# early_in_the_month is a fixture: imported so pytest finds it here.
+from tests.usage.conftest import early_in_the_month, used_this_month  # noqa: F401
 
 pytestmark = pytest.mark.time_window
 
@@ -200,14 +206,80 @@ def test_tavus_saying_every_slot_is_busy_gives_the_use_back(
     assert invitation.uses == 1
 
 
+def test_a_start_tavus_never_confirmed_gives_the_use_back_when_the_reconciler_gives_up(
+    client, operator, interview, studio_server, settings
+):
+    invitation = make_link(interview, operator)
+    calls = []
+
+    def timed_out(request):
+        calls.append((request.method, request.url.path.rsplit("/v2/", 1)[1]))
+        raise httpx.ReadTimeout("Tavus is slow")
+
+    with tavus.use_transport(httpx.MockTransport(timed_out)):
+        answer = start(client, invitation)
+    assert answer.status_code == 202 and answer.json() == {"starting": True}
+    assert calls == [("POST", "conversations")]  # asked once, never retried
+    lost = Conversation.objects.get()
+    assert lost.status == "unknown"
+    invitation.refresh_from_db()
+    assert invitation.uses == 1  # held while nobody knows whether it started
+    # The page asks again while it waits: the same conversation, still being started.
+    waiting = client.post(f"/invite/{invitation.token}/start", {"waiting": "1"})
+    assert waiting.status_code == 202 and Conversation.objects.count() == 1
+
+    # The reconciler, past its patience, finds nothing at Tavus (the sandbox never saw it).
+    later = timezone.now() + timedelta(seconds=settings.RECONCILE_UNKNOWN_GIVE_UP_SECONDS + 1)
+    reconcile(now=later)
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "never started" in lost.failure_reason
+    invitation.refresh_from_db()
+    assert invitation.uses == 0 and invitation.closed_reason() == ""
+    # Staff see the use back on the Links page, the attempt beside it, the link still to copy.
+    client.force_login(operator)
+    page = client.get("/links/").content.decode()
+    row = page[page.index(f'id="link-{invitation.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "0 of 1" in row and "1 didn't start" in row and "given back" in row
+    assert "Failed to start: Tavus never started this conversation." in row
+    assert "Copy link" in row
+    client.logout()
+    # The waiting page is told it didn't start (it offers "Try again"), and starts nothing.
+    waiting = client.post(f"/invite/{invitation.token}/start", {"waiting": "1"})
+    assert waiting.status_code == 502 and waiting.json()["retry"] is True
+    assert Conversation.objects.count() == 1
+    # Pressed again, the link starts its conversation, on the sandbox this time.
+    assert start(client, invitation).status_code == 200
+    invitation.refresh_from_db()
+    assert invitation.uses == 1 and Conversation.objects.count() == 2
+    assert [use.number for use in invitation.uses_made.order_by("pk")] == [None, 1]
+
+
+def test_a_failed_start_gives_its_use_back_once(client, operator, interview, studio_server):
+    invitation = make_link(interview, operator, max_uses=2)
+    refused = httpx.Response(400, json={"error": "Invalid replica_id"})
+    with tavus.use_transport(httpx.MockTransport(lambda request: refused)):
+        assert start(client, invitation).status_code == 502  # the launch's own failure
+    assert start(client, invitation).status_code == 200  # the second start works
+    failed, started = Conversation.objects.order_by("pk")
+    invitation.refresh_from_db()
+    assert failed.status == "failed" and invitation.uses == 1
+    # Whoever comes later (the reconciler, a second give-back) returns nothing more: the other
+    # conversation keeps its use.
+    assert not failed.mark_failed("Tavus never started this conversation.")
+    invitation.give_back(failed)
+    invitation.refresh_from_db()
+    assert invitation.uses == 1
+    assert invitation.uses_made.get(conversation=started).number == 1
+
+
+# Early in the month, so a used-up minute fits in it whatever day it is.
+@pytest.mark.usefixtures("early_in_the_month")
 def test_a_budget_used_up_at_arrival_starts_nothing(
     client, operator, interview, studio_server, sent
 ):
     from studio.conversations.models import MinuteBudget
-    from tests.usage.test_budgets import minutes_possible, used_this_month
 
-    if minutes_possible() < 3:
-        pytest.skip("too early in the month for a minute to have been used")
     invitation = make_link(interview, operator)  # made while there was budget left
     MinuteBudget.objects.create(person=operator, monthly_minutes=1)
     used_this_month(operator, 1)

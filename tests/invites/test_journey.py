@@ -1,13 +1,21 @@
 """Invitation links in real Chromium, on the sandbox: a list of three from a CSV, one person
-opens their link in their own browser, joins, talks and leaves; the Links page follows."""
+opens their link in their own browser, joins, talks and leaves; the Links page follows. Then
+the person's page when every host is busy, and when Tavus never confirms the start."""
 
 import re
+import threading
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from studio.conversations.models import Conversation
+from studio.conversations.reconcile import reconcile
 from studio.invites.models import Invitation
+from studio.tavus import client as tavus
+from tests.browser.daily import wait_for
 
 SHOTS = Path("/tmp/shots-invites")
 DESKTOP = {"width": 1366, "height": 768}
@@ -193,21 +201,28 @@ def test_bad_rows_and_a_missing_detail_read_plainly(
     _shot(admin, "settings-email-desktop")
 
 
-def test_every_host_busy_then_free_on_a_retry(
-    studio_server, operator, browser, stock_preset, settings
-):
-    from tests.conversations.factories import make_conversation
+def _dana_opens_her_link(browser, stock_preset, operator):
+    """A link for Dana on a "Front desk" preset, open on her phone with the camera on."""
     from tests.invites.conftest import make_link
 
     preset = stock_preset(name="Front desk", custom_greeting="Hello {name}!")
-    settings.TAVUS_CONCURRENCY_LIMIT = 1
-    holder, _ = make_conversation(operator, title="Someone else's call")
     invitation = make_link(preset, operator, name="Dana Ek", details={})
     context = browser.new_context(viewport=PHONE)
     person = context.new_page()
     person.set_default_timeout(15_000)
     person.goto(invitation.link())
     expect(person.locator("#preview")).to_have_attribute("data-state", "on")
+    return invitation, context, person
+
+
+def test_every_host_busy_then_free_on_a_retry(
+    studio_server, operator, browser, stock_preset, settings
+):
+    from tests.conversations.factories import make_conversation
+
+    settings.TAVUS_CONCURRENCY_LIMIT = 1
+    holder, _ = make_conversation(operator, title="Someone else's call")
+    invitation, context, person = _dana_opens_her_link(browser, stock_preset, operator)
     person.get_by_role("button", name="Join").click()
     status = person.locator("#join-status")
     expect(status).to_have_text("All our hosts are busy, try again in a minute.")
@@ -224,4 +239,51 @@ def test_every_host_busy_then_free_on_a_retry(
     expect(person.locator("#captions")).to_contain_text("Hello Dana Ek!")
     invitation.refresh_from_db()
     assert invitation.uses == 1 and invitation.misses == 1
+    context.close()
+
+
+def test_a_start_tavus_never_confirmed_offers_try_again_with_the_use_back(
+    studio_server, operator, login_as, browser, stock_preset, settings
+):
+    invitation, context, person = _dana_opens_her_link(browser, stock_preset, operator)
+
+    def timed_out(request):
+        raise httpx.ReadTimeout("Tavus is slow")
+
+    # Tavus never answers the create: the page waits, asking the studio again every second.
+    with tavus.use_transport(httpx.MockTransport(timed_out)):
+        person.get_by_role("button", name="Join").click()
+        wait_for(lambda: Conversation.objects.filter(status="unknown").exists())
+    status = person.locator("#join-status")
+    expect(status).to_have_text("Starting…")
+
+    # The reconciler gives up on it: the page says so, and starts nothing on the use that came
+    # back until the person presses again.
+    later = timezone.now() + timedelta(seconds=settings.RECONCILE_UNKNOWN_GIVE_UP_SECONDS + 1)
+    # In a thread of its own, as the job runs it: it publishes from sync code, and Playwright
+    # keeps an event loop running in this one.
+    job = threading.Thread(target=reconcile, kwargs={"now": later})
+    job.start()
+    job.join(timeout=30)
+    expect(status).to_contain_text("The conversation couldn't start.")
+    expect(person.get_by_role("button", name="Try again")).to_be_enabled()
+    person.locator("#join-status").scroll_into_view_if_needed()
+    _shot(person, "invite-not-started-phone")
+    invitation.refresh_from_db()
+    assert invitation.uses == 0 and Conversation.objects.count() == 1
+    # Staff see the use back on the Links page, beside the attempt that didn't start.
+    staff = login_as(operator)
+    staff.set_viewport_size(DESKTOP)
+    staff.goto(studio_server.url + "/links/")
+    row = staff.locator(f"#link-{invitation.pk}")
+    expect(row).to_contain_text("0 of 1")
+    expect(row).to_contain_text("1 didn't start, given back")
+    expect(row).to_contain_text("Failed to start: Tavus never started this conversation.")
+    _shot(staff, "links-not-started-desktop")
+
+    person.get_by_role("button", name="Try again").click()
+    expect(person.locator("#stage")).to_have_attribute("data-replica", "here")
+    expect(person.locator("#captions")).to_contain_text("Hello Dana Ek!")
+    invitation.refresh_from_db()
+    assert invitation.uses == 1 and Conversation.objects.count() == 2
     context.close()

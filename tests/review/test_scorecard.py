@@ -268,7 +268,9 @@ def test_the_history_page_shows_the_scorecard_with_the_raw_payload_one_click_awa
     assert "<dt>guest_name</dt><dd>&lt;script&gt;alert(1)&lt;/script&gt;</dd>" in section
     assert "<script>alert(1)" not in html
     assert "<dt>Was anyone else visible in the frame?</dt>" in section
-    assert "7 out of 10: attentive and steady throughout." in section
+    # Answers read as the full analysis does (the `analysis` filter), not as raw markdown.
+    answer = "<p>7 out of 10: attentive and steady throughout.</p>"
+    assert f'<div class="analysis">{answer}</div>' in section
     raw = section.split('<details class="raw">')[1]
     assert (
         "What Tavus sent (raw)" in raw and "&quot;objective_name&quot;: &quot;ask_name&quot;" in raw

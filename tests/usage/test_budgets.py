@@ -10,45 +10,23 @@ from studio.accounts.models import AuditEntry
 from studio.conversations import reconcile, usage, wall
 from studio.conversations.models import Conversation, MinuteBudget
 from tests.conversations.factories import make_conversation
+from tests.usage.conftest import used_this_month
 
-pytestmark = [pytest.mark.django_db, pytest.mark.time_window]
+# Every test here on three clocks, each two hours into its month (early_in_the_month).
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.time_window,
+    pytest.mark.usefixtures("early_in_the_month"),
+]
 
 
 def launch(client, preset, **extra):
     return client.post(f"/launch/{preset.pk}/", {"launch_key": "launch-key-0123456789", **extra})
 
 
-def used_this_month(user, minutes):
-    """An ended conversation of `minutes` inside this month (whatever day it is)."""
-    now = timezone.now()
-    start = max(usage.this_month(now).start, now - timedelta(minutes=minutes + 1))
-    make_conversation(
-        user,
-        status=Conversation.ENDED,
-        created_at=start,
-        ended_at=start + timedelta(minutes=minutes),
-    )
-
-
-def minutes_possible() -> int:
-    """How many minutes of this month have passed (the 1st just after midnight has few)."""
-    now = timezone.now()
-    return int((now - usage.this_month(now).start).total_seconds() // 60)
-
-
-@pytest.fixture
-def room_for(request):
-    def check(minutes):
-        if minutes_possible() < minutes + 2:
-            pytest.skip("too early in the month for this many minutes to have been used")
-
-    return check
-
-
 def test_the_launch_page_shows_the_most_a_launch_can_cost_against_whats_left(
-    client, operator, make_preset, room_for
+    client, operator, make_preset
 ):
-    room_for(30)
     MinuteBudget.objects.create(monthly_minutes=100)
     MinuteBudget.objects.create(person=operator, monthly_minutes=50)
     used_this_month(operator, 30)
@@ -69,9 +47,8 @@ def test_without_budgets_the_launch_only_shows_its_limit(client, operator, make_
 
 
 def test_a_launch_that_could_overspend_says_so_but_goes_ahead(
-    client, operator, make_preset, room_for, studio_server
+    client, operator, make_preset, studio_server
 ):
-    room_for(95)
     MinuteBudget.objects.create(monthly_minutes=100)
     used_this_month(operator, 95)
     preset = make_preset(max_call_minutes=10)
@@ -83,9 +60,8 @@ def test_a_launch_that_could_overspend_says_so_but_goes_ahead(
 
 
 def test_at_100_percent_launches_are_refused_in_plain_words(
-    client, operator, make_preset, room_for, monkeypatch
+    client, operator, make_preset, monkeypatch
 ):
-    room_for(100)
     MinuteBudget.objects.create(monthly_minutes=100)
     used_this_month(operator, 100)
     from studio.tavus import client as tavus
@@ -106,9 +82,8 @@ def test_at_100_percent_launches_are_refused_in_plain_words(
 
 
 def test_a_persons_own_budget_stops_only_them(
-    client, operator, operator2, make_preset, room_for, studio_server
+    client, operator, operator2, make_preset, studio_server
 ):
-    room_for(20)
     MinuteBudget.objects.create(person=operator, monthly_minutes=20)
     used_this_month(operator, 20)
     preset = make_preset()
@@ -121,9 +96,8 @@ def test_a_persons_own_budget_stops_only_them(
 
 
 def test_an_admin_may_launch_over_the_budget_and_it_is_audited(
-    client, admin_user, operator, make_preset, room_for, studio_server
+    client, admin_user, operator, make_preset, studio_server
 ):
-    room_for(100)
     MinuteBudget.objects.create(monthly_minutes=100)
     used_this_month(operator, 100)
     preset = make_preset()
@@ -140,10 +114,9 @@ def test_an_admin_may_launch_over_the_budget_and_it_is_audited(
 
 
 def test_the_check_is_a_plain_function_of_the_preset_and_whom_it_is_billed_to(
-    operator, operator2, admin_user, make_preset, room_for
+    operator, operator2, admin_user, make_preset
 ):
     # What any way of starting a conversation asks (an invitation link at arrival, say).
-    room_for(20)
     MinuteBudget.objects.create(monthly_minutes=1000)
     MinuteBudget.objects.create(person=operator, monthly_minutes=20)
     used_this_month(operator, 20)
@@ -164,10 +137,7 @@ def test_the_check_is_a_plain_function_of_the_preset_and_whom_it_is_billed_to(
     assert refused.blocked and not refused.can_override
 
 
-def test_the_monitor_warns_at_80_percent_and_an_alert_is_raised_once(
-    client, supervisor, operator, room_for
-):
-    room_for(85)
+def test_the_monitor_warns_at_80_percent_and_an_alert_is_raised_once(client, supervisor, operator):
     MinuteBudget.objects.create(monthly_minutes=100)
     used_this_month(operator, 85)
     client.force_login(supervisor)
@@ -181,10 +151,7 @@ def test_the_monitor_warns_at_80_percent_and_an_alert_is_raised_once(
     assert MinuteBudget.objects.get().warned.endswith(":80")
 
 
-def test_the_monitor_counts_peoples_own_budgets_without_naming_them(
-    client, operator, operator2, room_for
-):
-    room_for(20)
+def test_the_monitor_counts_peoples_own_budgets_without_naming_them(client, operator, operator2):
     MinuteBudget.objects.create(person=operator, monthly_minutes=20)
     used_this_month(operator, 20)
     client.force_login(operator2)  # the board is the same on every wall
@@ -195,8 +162,7 @@ def test_the_monitor_counts_peoples_own_budgets_without_naming_them(
     assert 'data-alert="budget"' not in html  # the organisation has none
 
 
-def test_reaching_100_percent_raises_a_second_alert(operator, room_for):
-    room_for(100)
+def test_reaching_100_percent_raises_a_second_alert(operator):
     budget = MinuteBudget.objects.create(monthly_minutes=100)
     used_this_month(operator, 85)
     assert [s.level for s in usage.warn_once()] == [80]
@@ -213,10 +179,7 @@ def test_no_budget_no_warnings(operator):
     assert usage.warn_once() == [] and usage.budget_states(operator) == []
 
 
-def test_a_running_conversation_is_never_cut_off_by_the_budget(
-    operator, room_for, monkeypatch, settings
-):
-    room_for(100)
+def test_a_running_conversation_is_never_cut_off_by_the_budget(operator, monkeypatch, settings):
     MinuteBudget.objects.create(monthly_minutes=10)
     used_this_month(operator, 100)
     running, _ = make_conversation(

@@ -92,13 +92,18 @@
 
   const RETRY_STARTING_MS = 1000;
 
-  /** Ask the studio to start the conversation (or to say it is on already), then join it. */
-  function start() {
+  /**
+   * Ask the studio to start the conversation (or to say it is on already), then join it.
+   * @param {boolean} [waiting] asking again after "being started": if that start has failed
+   *   since, the studio says so instead of starting another one.
+   */
+  function start(waiting = false) {
     setStatus("Starting…", "waiting");
     fetch(config.startUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRFToken": config.csrfToken, "Accept": "application/json" },
+      body: new URLSearchParams(waiting ? { waiting: "1" } : {}),
     }).then((response) => response.json().then((answer) => ({ status: response.status, answer })))
       .then(({ status, answer }) => {
         if (status === 200 && answer.config) {
@@ -107,7 +112,7 @@
           return connect();
         }
         if (status === 202) {  // being started (by another tab, or Tavus is slow to answer)
-          window.setTimeout(start, RETRY_STARTING_MS);
+          window.setTimeout(() => start(true), RETRY_STARTING_MS);
           return;
         }
         // Every host busy is no error: a calm word and another try. A failure reads as one.
