@@ -86,10 +86,19 @@ def setup_django(db_path: str):
 
 def ensure_seeded(conversations: int, per: int) -> float | None:
     from django.core.management import call_command
+    from django.db import OperationalError, connection
 
     from studio.conversations.models import Conversation
 
-    call_command("migrate", verbosity=0)
+    try:
+        call_command("migrate", verbosity=0)
+    except OperationalError:
+        # Kept in /tmp between runs, the database may have been migrated by another checkout
+        # whose migrations differ from these: start it afresh.
+        connection.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{connection.settings_dict['NAME']}{suffix}").unlink(missing_ok=True)
+        call_command("migrate", verbosity=0)
     have = Conversation.objects.count()
     if have >= conversations:
         return None

@@ -127,17 +127,22 @@ def index_many(rows: Iterable[tuple[int, str]]) -> None:
     keep = [(pk, body) for pk, body in rows if body]
     drop = [(pk,) for pk, body in rows if not body]
     vendor = _vendor()
+    if vendor == "postgresql":
+        keep = [(pk, body, body) for pk, body in keep]
+    delete, upsert = {
+        "sqlite": (SQLITE_DELETE, SQLITE_UPSERT),
+        "postgresql": (PG_DELETE, PG_UPSERT),
+    }.get(vendor, (None, None))
+    if delete is None:
+        return
     with connection.cursor() as cursor:
-        if vendor == "sqlite":
-            if drop:
-                cursor.executemany(SQLITE_DELETE, drop)
-            if keep:
-                cursor.executemany(SQLITE_UPSERT, keep)
-        elif vendor == "postgresql":
-            if drop:
-                cursor.executemany(PG_DELETE, drop)
-            if keep:
-                cursor.executemany(PG_UPSERT, [(pk, body, body) for pk, body in keep])
+        for sql, params in ((delete, drop), (upsert, keep)):
+            # One row (a webhook's transcript, an ending) is a plain execute: psycopg's
+            # executemany sets up a pipeline, three times the cost for a single statement.
+            if len(params) == 1:
+                cursor.execute(sql, params[0])
+            elif params:
+                cursor.executemany(sql, params)
 
 
 def unindex(pks: Iterable[int]) -> None:
