@@ -95,6 +95,11 @@ def test_on_a_laptop_the_captions_get_a_good_share_beside_a_long_timeline(
 
     # A big screen gives them more; a phone stacks everything in one column, nothing sideways.
     page.set_viewport_size({"width": 1920, "height": 1080})
+    # The page refits on the window's resize event, which comes with the next frame.
+    page.wait_for_function(
+        "() => document.getElementById('captions').getBoundingClientRect().height"
+        " >= 0.3 * innerHeight"
+    )
     assert caption_room(page)["height"] >= 0.3 * 1080
     page.screenshot(path=f"{SHOTS}/live-1920.png", animations="disabled")
     page.set_viewport_size({"width": 390, "height": 844})
