@@ -18,14 +18,14 @@ JOINED = {
     "conversation_id": "c123456",
     "event_type": "system.replica_joined",
     "message_type": "system",
-    "timestamp": "2025-07-11T06:45:47.472000Z",
+    "timestamp": "2025-07-11T06:45:47.472000Z",  # fixed-date-ok: only the parser reads it
     "webhook_url": "https://studio.test/hooks/tavus",
     "properties": {"replica_id": "r79e1c033f"},
 }
 PAL_JOINED = {
     **JOINED,
     "event_type": "system.pal_joined",
-    "timestamp": "2025-07-11T06:45:47.481000Z",
+    "timestamp": "2025-07-11T06:45:47.481000Z",  # fixed-date-ok: only the parser reads it
     "properties": {"face_id": "r79e1c033f"},
 }
 SHUTDOWN = {
